@@ -1,0 +1,35 @@
+# The README's two commands: `make demo` and `make test`. Both work from a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# A CPU build of torch lies on this machine's disk; naming the version keeps pip from pulling a
+# multi-GB CUDA build.
+TORCH  ?= torch==2.13.0
+PYTEST_ARGS ?=
+
+.PHONY: install system-deps test demo bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+system-deps:
+	bash .ci/system-deps.sh
+
+test: system-deps install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: install
+	$(VENV)/bin/assay demo
+
+bench: install
+	$(PY) bench/verify_math.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache

@@ -1,0 +1,26 @@
+"""assay: reinforcement learning with verifiable rewards for language models and agents.
+
+``import assay`` is light: it loads the core types and the env registry, not torch or sympy.
+"""
+
+from assay.errors import AssayError
+from assay.protocols import Verifier
+from assay.registry import list_envs, make, register, spec
+from assay.types import Provenance, Task, Trajectory, Turn, Verdict
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AssayError",
+    "Provenance",
+    "Task",
+    "Trajectory",
+    "Turn",
+    "Verdict",
+    "Verifier",
+    "__version__",
+    "list_envs",
+    "make",
+    "register",
+    "spec",
+]

@@ -1,0 +1,49 @@
+"""``assay`` entry point: parse, dispatch, and turn user mistakes into one clear line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from assay.errors import AssayError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from assay.cli import demo_cmd, envs_cmd, rescore_cmd, try_cmd, verify_cmd
+
+    parser = argparse.ArgumentParser(
+        prog="assay",
+        description="assay: reinforcement learning with verifiable rewards for language models and agents.",
+    )
+    parser.add_argument("--version", action="version", version=f"assay {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in (envs_cmd, try_cmd, verify_cmd, rescore_cmd, demo_cmd):
+        module.add_parser(sub)
+    return parser
+
+
+def _version() -> str:
+    import assay
+
+    return assay.__version__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(args.run(args) or 0)
+    except AssayError as e:
+        print(f"assay: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nassay: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

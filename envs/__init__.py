@@ -1,0 +1,24 @@
+"""Gymnasium environments built on verifiers.
+
+Importing this package registers the built-in ids (by entry-point string, so nothing heavy is
+imported until ``make``). It is also the ``assay.envs`` plugin entry point that
+``assay.list_envs()`` runs.
+"""
+
+from __future__ import annotations
+
+from assay.registry import register
+
+BUILTIN: dict[str, tuple[str, dict]] = {
+    "assay/math-v0": ("assay.envs.math_env:MathEnv", {}),
+    "assay/arithmetic-v0": ("assay.envs.math_env:MathEnv", {"generator": "arithmetic", "difficulty": 3}),
+    "assay/modchain-v0": ("assay.envs.math_env:MathEnv", {"generator": "modchain", "difficulty": 3}),
+}
+
+
+def register_builtins() -> None:
+    for env_id, (entry_point, kwargs) in BUILTIN.items():
+        register(env_id, entry_point, **kwargs)
+
+
+register_builtins()

@@ -1,0 +1,130 @@
+"""The base of assay's single-turn environments: the prompt is the observation, one response is
+the action, and the verifier's Verdict ends the episode.
+
+Multi-turn environments (code with feedback, SWE, web) build on the same reset/step contract.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+
+from assay.envs.sources import TaskSource, make_source
+from assay.envs.spaces import FreeText
+from assay.protocols import Verifier
+from assay.types import Provenance, Task, Verdict
+
+
+class SingleTurnEnv(gymnasium.Env[str, str]):
+    """``reset`` -> prompt text; ``step(response)`` -> (``""``, reward, True, False, info).
+
+    ``info`` on reset holds ``task`` and chat ``messages``; on the final step it adds ``verdict``
+    and ``provenance``. The verifier is named (``"math"``) rather than held, so the env pickles
+    into worker processes and rebuilds its verifier there.
+    """
+
+    metadata = {"render_modes": ["ansi", "human"]}
+
+    def __init__(
+        self,
+        verifier: str = "math",
+        source: TaskSource | None = None,
+        render_mode: str | None = None,
+        max_response_chars: int = 1 << 20,
+        verifier_options: dict | None = None,
+        **source_kwargs: Any,
+    ):
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+        self.verifier_name = verifier
+        self.verifier_options = dict(verifier_options or {})
+        self.source = source if source is not None else make_source(**source_kwargs)
+        self.render_mode = render_mode
+        self.observation_space = FreeText(max_length=1 << 20)
+        self.action_space = FreeText(max_length=max_response_chars)
+        self._verifier: Verifier | None = None
+        self._task: Task | None = None
+        self._seed: int | None = None
+        self._last: tuple[str, Verdict] | None = None
+        self._done = True
+
+    # -- pieces subclasses may change -------------------------------------------------------
+    @property
+    def verifier(self) -> Verifier:
+        if self._verifier is None:
+            from assay import verifiers  # envs sit above verifiers: this import points downward
+
+            self._verifier = verifiers.get(self.verifier_name, **self.verifier_options)
+        return self._verifier
+
+    def prompt_text(self, task: Task) -> str:
+        if isinstance(task.prompt, str):
+            return task.prompt
+        return "\n\n".join(str(m.get("content", "")) for m in task.prompt)
+
+    def messages(self, task: Task) -> list[dict]:
+        return list(task.prompt) if isinstance(task.prompt, list) else [{"role": "user", "content": task.prompt}]
+
+    def gold_response(self, task: Task) -> str:
+        """A response that states the gold answer; the conformance test expects reward 1.0 for it."""
+        return self.verifier.gold_response(task)
+
+    # -- Gymnasium API ----------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[str, dict]:
+        super().reset(seed=seed)
+        task = (options or {}).get("task")
+        if task is None:
+            task = self.source.sample(self.np_random)
+        elif not isinstance(task, Task):
+            raise TypeError(f"options['task'] must be an assay.Task, got {type(task).__name__}")
+        self._task, self._seed, self._last, self._done = task, seed, None, False
+        return self.prompt_text(task), {"task": task, "messages": self.messages(task)}
+
+    def step(self, action: str) -> tuple[str, float, bool, bool, dict]:
+        if self._done or self._task is None:
+            raise gymnasium.error.ResetNeeded("call reset() before step(); this episode has ended")
+        if not isinstance(action, str):
+            raise TypeError(f"the action is the model's response text (str), got {type(action).__name__}")
+        verdict = self.verifier.verify(self._task, action[: self.action_space.max_length])
+        self._done, self._last = True, (action, verdict)
+        info = {
+            "task": self._task,
+            "verdict": verdict,
+            "messages": [*self.messages(self._task), {"role": "assistant", "content": action}],
+            "provenance": self.provenance(),
+        }
+        if self.render_mode == "human":
+            print(self.render_text())
+        return "", float(verdict.reward), True, False, info
+
+    def provenance(self) -> Provenance:
+        spec = self.spec or getattr(self.unwrapped, "spec", None)
+        return Provenance(
+            env_id=spec.id if spec else "",
+            seed=self._seed,
+            verifier=self.verifier.name,
+            verifier_version=self.verifier.version,
+        )
+
+    def render(self) -> str | None:
+        text = self.render_text()
+        if self.render_mode == "human":
+            print(text)
+            return None
+        return text
+
+    def render_text(self) -> str:
+        if self._task is None:
+            return "(no episode: call reset())"
+        lines = [f"task {self._task.id}", self.prompt_text(self._task)]
+        if self._last is not None:
+            response, verdict = self._last
+            lines += [f"response: {response}", f"reward {verdict.reward:g}  passed={verdict.passed}", verdict.feedback]
+        return "\n".join(lines)
+
+    # -- pickling: drop the live verifier (it may own worker processes) ----------------------
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_verifier"] = None
+        return state

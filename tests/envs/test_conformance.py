@@ -1,0 +1,85 @@
+"""One conformance test, run over every registered environment (Gymnasium's practice).
+
+For each id: the reset/step contract, same seed -> same task, pickling, and the gold answer
+scores 1.0 (the verifier accepts its own gold). A new env registered anywhere in assay is
+picked up here without a new test.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import gymnasium
+import pytest
+
+import assay
+from assay import Provenance, Task, Verdict
+
+ENV_IDS = assay.list_envs()
+
+
+@pytest.fixture(params=ENV_IDS)
+def env(request):
+    env = assay.make(request.param)
+    yield env
+    env.close()
+
+
+def test_registry_is_not_empty():
+    assert len(ENV_IDS) >= 3
+
+
+def test_reset_contract(env):
+    obs, info = env.reset(seed=0)
+    assert env.observation_space.contains(obs) and obs.strip()
+    assert isinstance(info["task"], Task)
+    assert isinstance(info["messages"], list) and info["messages"][-1]["role"] == "user"
+
+
+def test_same_seed_same_task_and_seeds_vary(env):
+    first = env.reset(seed=123)[1]["task"]
+    again = env.reset(seed=123)[1]["task"]
+    assert first == again
+    ids = {env.reset(seed=s)[1]["task"].id for s in range(8)}
+    assert len(ids) > 1, "eight seeds all gave the same task"
+
+
+def test_gold_scores_one_and_episode_ends(env):
+    _, info = env.reset(seed=1)
+    gold = env.unwrapped.gold_response(info["task"])
+    obs, reward, terminated, truncated, step_info = env.step(gold)
+    verdict = step_info["verdict"]
+    assert isinstance(verdict, Verdict) and verdict.error is None, verdict
+    assert reward == 1.0 and verdict.passed
+    assert terminated and not truncated and isinstance(obs, str)
+    prov = step_info["provenance"]
+    assert isinstance(prov, Provenance)
+    assert (prov.env_id, prov.seed, prov.verifier) == (env.spec.id, 1, verdict and env.unwrapped.verifier.name)
+    assert prov.verifier_version
+    with pytest.raises(gymnasium.error.ResetNeeded):
+        env.step(gold)
+
+
+def test_wrong_answer_scores_zero_without_error(env):
+    env.reset(seed=2)
+    _, reward, terminated, _, info = env.step("I refuse to answer.")
+    assert reward == 0.0 and terminated and not info["verdict"].passed
+
+
+def test_explicit_task_option(env):
+    _, info = env.reset(seed=3)
+    task = info["task"]
+    env.reset(seed=99)
+    obs, info2 = env.reset(options={"task": task})
+    assert info2["task"] == task
+    with pytest.raises(TypeError):
+        env.reset(options={"task": "not a task"})
+
+
+def test_pickles_and_behaves_the_same(env):
+    env.reset(seed=5)
+    clone = pickle.loads(pickle.dumps(env))
+    assert clone.reset(seed=5)[1]["task"] == env.reset(seed=5)[1]["task"]
+    task = clone.reset(seed=4)[1]["task"]
+    _, reward, *_ = clone.step(clone.unwrapped.gold_response(task))
+    assert reward == 1.0
