@@ -71,7 +71,7 @@ def write_jsonl(path: str | os.PathLike, records: Iterable[Any], append: bool = 
     n = 0
     with open(path, "a" if append else "w", encoding="utf-8") as f:
         for record in records:
-            f.write(dumps(record.to_dict() if hasattr(record, "to_dict") else record) + "\n")
+            f.write(dumps(record) + "\n")
             n += 1
     return n
 

@@ -16,15 +16,23 @@ from assay.serialization import decode, encode
 Prompt = str | list[dict]
 
 
+def decode_shallow_tuple(data: Any) -> list:
+    """The items of an encoded tuple (or list), left encoded for their own ``from_dict``."""
+    if isinstance(data, dict) and set(data) == {"__tuple__"}:
+        return data["__tuple__"]
+    if isinstance(data, list):
+        return data
+    raise ValueError(f"expected an encoded tuple, got {type(data).__name__}")
+
+
 def _from_dict(cls: type, data: dict, nested: dict[str, Any] | None = None) -> Any:
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(data) - names
     if unknown:
         raise ValueError(f"{cls.__name__}: unknown fields {sorted(unknown)}")
-    values = {k: decode(v) for k, v in data.items()}
-    for name, build in (nested or {}).items():
-        if values.get(name) is not None:
-            values[name] = build(values[name])
+    nested = nested or {}
+    # nested dataclasses get their raw (still encoded) data: each decodes its own fields
+    values = {k: (nested[k](v) if k in nested and v is not None else decode(v)) for k, v in data.items()}
     return cls(**values)
 
 
@@ -174,9 +182,9 @@ class Trajectory:
             cls,
             data,
             nested={
-                "turns": lambda ts: tuple(Turn.from_dict(encode(t)) for t in ts),
-                "verdict": lambda v: Verdict.from_dict(encode(v)),
-                "task": lambda t: Task.from_dict(encode(t)),
-                "provenance": lambda p: Provenance.from_dict(encode(p)),
+                "turns": lambda ts: tuple(Turn.from_dict(t) for t in decode_shallow_tuple(ts)),
+                "verdict": Verdict.from_dict,
+                "task": Task.from_dict,
+                "provenance": Provenance.from_dict,
             },
         )
