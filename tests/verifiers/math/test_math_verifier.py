@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import assay
+from tests.conftest import require_path
 from assay.verifiers.math.extraction import extract_answer
 from assay.verifiers.math.verifier import MathVerifier
 
@@ -283,9 +284,8 @@ def test_verify_batch_matches_sequential(verifier):
 PEER_THRESHOLD = 0.94  # measured 233/245 = 0.951; differences are listed in PEER_DIFFERENCES.md
 
 
-@pytest.mark.skipif(not PEER_CASES.exists(), reason="shared/peer-tests not present")
 def test_peer_math_verify_agreement(verifier):
-    cases = json.loads(PEER_CASES.read_text())
+    cases = json.loads(require_path(PEER_CASES, "math-verify peer cases (../shared/peer-tests)").read_text())
     cases = [c for c in cases if not any(k in c["call"] for k in ("precision", "strict", "allow_set_relation_comp"))]
     assert len(cases) >= 240
     tasks = [task(c["gold"], i) for i, c in enumerate(cases)]
