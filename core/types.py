@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from assay.serialization import decode, encode
 
@@ -25,19 +25,31 @@ def decode_shallow_tuple(data: Any) -> list:
     raise ValueError(f"expected an encoded tuple, got {type(data).__name__}")
 
 
-def _from_dict(cls: type, data: dict, nested: dict[str, Any] | None = None) -> Any:
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(data) - names
-    if unknown:
-        raise ValueError(f"{cls.__name__}: unknown fields {sorted(unknown)}")
-    nested = nested or {}
-    # nested dataclasses get their raw (still encoded) data: each decodes its own fields
-    values = {k: (nested[k](v) if k in nested and v is not None else decode(v)) for k, v in data.items()}
-    return cls(**values)
+class JsonRecord:
+    """``to_dict`` / ``from_dict`` for a frozen dataclass, lossless through JSON."""
+
+    def to_dict(self) -> dict:
+        return encode(self)
+
+    @classmethod
+    def _nested(cls) -> dict[str, Any]:
+        """Fields holding other records: name -> builder from their encoded data."""
+        return {}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Self:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"{cls.__name__}: unknown fields {sorted(unknown)}")
+        nested = cls._nested()
+        # nested records get their raw (still encoded) data: each decodes its own fields
+        values = {k: (nested[k](v) if k in nested and v is not None else decode(v)) for k, v in data.items()}
+        return cls(**values)
 
 
 @dataclass(frozen=True)
-class Task:
+class Task(JsonRecord):
     """One problem. ``answer`` holds the gold in the domain's format (see DESIGN.md)."""
 
     id: str
@@ -52,16 +64,10 @@ class Task:
         if not isinstance(self.prompt, (str, list)):
             raise TypeError(f"Task.prompt must be str or a list of chat messages, got {type(self.prompt).__name__}")
 
-    def to_dict(self) -> dict:
-        return encode(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Task:
-        return _from_dict(cls, data)
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Verdict(JsonRecord):
     """A verifier's judgement of one response.
 
     ``error`` is set when the verifier itself could not judge (timeout, malformed gold, sandbox
@@ -86,16 +92,10 @@ class Verdict:
         """The verdict for "could not judge": reward 0, not passed, ``error`` set."""
         return cls(reward=0.0, passed=False, feedback=feedback or f"could not verify: {error}", details=details, error=error)
 
-    def to_dict(self) -> dict:
-        return encode(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Verdict:
-        return _from_dict(cls, data)
 
 
 @dataclass(frozen=True)
-class Turn:
+class Turn(JsonRecord):
     """One message of an episode. ``token_ids``/``logprobs`` are set for generated turns."""
 
     role: str  # "assistant" (generated, trained on) or "environment" / "user" / "system"
@@ -103,16 +103,10 @@ class Turn:
     token_ids: tuple[int, ...] = ()
     logprobs: tuple[float, ...] = ()
 
-    def to_dict(self) -> dict:
-        return encode(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Turn:
-        return _from_dict(cls, data)
 
 
 @dataclass(frozen=True)
-class Provenance:
+class Provenance(JsonRecord):
     """Where a trajectory came from, so it can be reproduced or re-scored."""
 
     env_id: str = ""
@@ -122,16 +116,10 @@ class Provenance:
     model: str = ""
     created_at: str = ""
 
-    def to_dict(self) -> dict:
-        return encode(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Provenance:
-        return _from_dict(cls, data)
 
 
 @dataclass(frozen=True)
-class Trajectory:
+class Trajectory(JsonRecord):
     """One episode, exact at the token level.
 
     ``token_ids`` are the episode's tokens after the prompt (generated and environment tokens
@@ -173,18 +161,11 @@ class Trajectory:
         """The text of all generated turns, joined: what a single-turn verifier judges."""
         return "".join(t.text for t in self.turns if t.role == "assistant")
 
-    def to_dict(self) -> dict:
-        return encode(self)
-
     @classmethod
-    def from_dict(cls, data: dict) -> Trajectory:
-        return _from_dict(
-            cls,
-            data,
-            nested={
-                "turns": lambda ts: tuple(Turn.from_dict(t) for t in decode_shallow_tuple(ts)),
-                "verdict": Verdict.from_dict,
-                "task": Task.from_dict,
-                "provenance": Provenance.from_dict,
-            },
-        )
+    def _nested(cls) -> dict[str, Any]:
+        return {
+            "turns": lambda ts: tuple(Turn.from_dict(t) for t in decode_shallow_tuple(ts)),
+            "verdict": Verdict.from_dict,
+            "task": Task.from_dict,
+            "provenance": Provenance.from_dict,
+        }

@@ -45,3 +45,11 @@ def test_quick_start_is_the_two_make_commands():
     assert commands == ["make demo", "make test"]
     makefile = (REPO / "Makefile").read_text()
     assert re.search(r"^demo:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
+
+
+def test_python_usage_snippet_runs():
+    match = re.search(r"## Use it from Python\n\n```python\n(.*?)```", README, re.S)
+    assert match, "README lost its Python usage snippet"
+    code = match.group(1).replace("v.verify(", "verdict = v.verify(", 1) + "\nassert verdict.passed is False, verdict\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr

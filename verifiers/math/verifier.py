@@ -145,8 +145,10 @@ class MathVerifier(BaseVerifier):
         if j.error is not None:
             return Verdict.failure(j.error, feedback=f"{said}; could not judge: {j.error}", **details)
         if j.match:
-            return self._verdict(True, components, details, f"{said}; matches gold {_short(gold)}")
-        return self._verdict(False, components, details, f"{said}; gold {_short(gold)}: {j.reason}")
+            return self._verdict(True, components, details, f"{said}; matches the gold answer")
+        # The gold stays out of the feedback (it is in details): feedback is what a guided retry
+        # shows the model, and quoting the gold there would hand it the answer.
+        return self._verdict(False, components, details, f"{said}; does not match the gold answer ({j.reason})")
 
     def _verdict(self, correct: bool, components: dict, details: dict, feedback: str) -> Verdict:
         components = {"correctness": 1.0 if correct else 0.0, **components}

@@ -314,3 +314,10 @@ def test_prose_answer_feedback_quotes_text_not_a_symbol_product(verifier):
     verdict = verifier.verify(task("34"), r"Maybe \boxed{I don't know}.")
     assert not verdict.passed and verdict.error is None
     assert "I don't know" in verdict.feedback and "*" not in verdict.feedback
+
+
+def test_feedback_never_quotes_the_gold(verifier):
+    """Feedback goes to guided retries; the gold lives in details only."""
+    verdict = verifier.verify(task(r"\frac{17}{29}"), r"\boxed{\frac{3}{5}}")
+    assert "17" not in verdict.feedback and "does not match the gold answer" in verdict.feedback
+    assert verdict.details["gold"] == r"\frac{17}{29}"
