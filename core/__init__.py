@@ -5,7 +5,7 @@
 
 from assay.errors import AssayError
 from assay.protocols import Verifier
-from assay.registry import list_envs, make, register, spec
+from assay.registry import list_envs, load_plugins, make, register, spec
 from assay.types import Provenance, Task, Trajectory, Turn, Verdict
 
 __version__ = "0.1.0"
@@ -20,7 +20,13 @@ __all__ = [
     "Verifier",
     "__version__",
     "list_envs",
+    "load_plugins",
     "make",
     "register",
     "spec",
 ]
+
+# Last, so plugins can import anything above: registers the built-in and third-party env ids
+# (by entry-point string; nothing heavy is imported), so `gymnasium.make("assay/...")` works
+# right after `import assay`.
+load_plugins()

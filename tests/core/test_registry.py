@@ -76,3 +76,12 @@ def test_entry_point_spec_works_in_a_fresh_spawned_process():
     assert obs == "say 5"
     parent = assay.make("assay/arithmetic-v0").reset(seed=0)[0]
     assert builtin == parent, "same seed must give the same task in another process"
+
+
+def test_gymnasium_make_works_right_after_import_assay():
+    import subprocess
+    import sys
+
+    code = "import assay, gymnasium\nenv = gymnasium.make('assay/math-v0', disable_env_checker=True)\nprint(env.reset(seed=0)[1]['task'].id)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip(), out.stderr
