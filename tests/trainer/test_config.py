@@ -1,0 +1,74 @@
+"""GRPOConfig: YAML + overrides, algorithm presets, validation errors that name the fix."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from assay.config import ConfigError, field_docs, load, parse_overrides, to_yaml
+from assay.errors import UnknownNameError
+from assay.trainer.config import GRPOConfig
+
+
+def test_every_field_has_a_docstring():
+    docs = field_docs(GRPOConfig)
+    missing = [f.name for f in dataclasses.fields(GRPOConfig) if not docs.get(f.name)]
+    assert not missing, f"fields without a docstring: {missing}"
+
+
+@pytest.mark.parametrize("algorithm,agg,adv,high,dyn", [
+    ("grpo", "seq-mean-token-mean", "grpo", 0.2, False),
+    ("dr_grpo", "seq-mean-token-sum-norm", "dr_grpo", 0.2, False),
+    ("dapo", "token-mean", "grpo", 0.28, True),
+    ("rloo", "seq-mean-token-mean", "rloo", 0.2, False),
+])
+def test_algorithm_presets(algorithm, agg, adv, high, dyn):
+    c = GRPOConfig(algorithm=algorithm)
+    assert (c.loss_agg_mode, c.advantage_mode, c.clip_high, c.dynamic_sampling) == (agg, adv, high, dyn)
+    assert (c.overlong_buffer > 0) == (algorithm == "dapo")
+
+
+def test_explicit_values_beat_the_preset():
+    assert GRPOConfig(algorithm="dapo", clip_high=0.3, dynamic_sampling=False).clip_high == 0.3
+    assert GRPOConfig(algorithm="dapo", dynamic_sampling=False).dynamic_sampling is False
+
+
+def test_yaml_then_overrides(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("algorithm: dapo\nlr: 0.001\nenv_kwargs: {difficulty: 2}\nsteps: 5\n")
+    c = load(GRPOConfig, path, ["lr=3e-4", "group_size=4", "env_kwargs={difficulty: 3}", "tis_cap=null"])
+    assert (c.algorithm, c.lr, c.group_size, c.env_kwargs, c.steps, c.tis_cap) == ("dapo", 3e-4, 4, {"difficulty": 3}, 5, None)
+    round_trip = tmp_path / "again.yaml"
+    round_trip.write_text(to_yaml(c))
+    assert load(GRPOConfig, round_trip) == c
+
+
+@pytest.mark.parametrize("override,fragment", [
+    ("group_size=1", "group_size must be >= 2"),
+    ("clip_low=1.5", "clip_low must be in (0, 1)"),
+    ("loss_agg_mode=mean", "loss_agg_mode must be one of"),
+    ("algorithm=ppo", "algorithm must be one of"),
+    ("kl_estimator=k9", "kl_estimator must be one of"),
+    ("temperature=0", "greedy"),
+    ("lr=fast", "lr: expected float"),
+    ("steps=2.5", "steps: expected int"),
+])
+def test_bad_values_name_the_fix(override, fragment):
+    with pytest.raises(ConfigError) as e:
+        load(GRPOConfig, overrides=[override])
+    assert fragment in str(e.value)
+
+
+def test_unknown_field_suggests_the_closest():
+    with pytest.raises(UnknownNameError, match="Did you mean 'group_size'"):
+        load(GRPOConfig, overrides=["groupsize=4"])
+
+
+def test_override_syntax_errors():
+    with pytest.raises(ConfigError, match="key=value"):
+        parse_overrides(["lr"])
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        parse_overrides(["env_kwargs={a: [1"])
+    with pytest.raises(ConfigError, match="not found"):
+        load(GRPOConfig, "/no/such.yaml")

@@ -1,0 +1,142 @@
+"""``GRPOConfig``: every knob of a GRPO-family run, one docstring per field.
+
+Load with ``assay.config.load(GRPOConfig, "run.yaml", ["lr=1e-5"])`` or from the CLI
+(``assay train --config run.yaml lr=1e-5``). ``algorithm`` picks the paper's defaults for the
+fields left at ``None``; anything set explicitly wins.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from assay.config import ConfigError
+from assay.trainer.losses import KL_ESTIMATORS, LOSS_AGG_MODES
+
+ALGORITHMS = {
+    # algorithm: (advantage mode, loss aggregation, clip_low, clip_high, dynamic sampling, overlong penalty)
+    "grpo": ("grpo", "seq-mean-token-mean", 0.2, 0.2, False, False),  # Shao et al. 2024
+    "dr_grpo": ("dr_grpo", "seq-mean-token-sum-norm", 0.2, 0.2, False, False),  # Liu et al. 2025
+    "dapo": ("grpo", "token-mean", 0.2, 0.28, True, True),  # Yu et al. 2025
+    "rloo": ("rloo", "seq-mean-token-mean", 0.2, 0.2, False, False),  # Ahmadian et al. 2024
+}
+ERROR_POLICIES = ("drop", "zero")
+
+
+@dataclass(frozen=True)
+class GRPOConfig:
+    # --- what to train on -----------------------------------------------------------------
+    env_id: str = "assay/arithmetic-v0"
+    """Environment id (see `assay envs`); episodes run through its Gymnasium API."""
+    env_kwargs: dict = field(default_factory=lambda: {"difficulty": 1})
+    """Constructor arguments of the environment, e.g. {difficulty: 2} or {path: tasks.jsonl}."""
+    model: str = "tiny"
+    """Policy: a Hugging Face model directory, or "tiny" for assay's built-in CPU model."""
+    algorithm: str = "grpo"
+    """grpo | dr_grpo | dapo | rloo: sets the defaults of the fields below that are left empty."""
+
+    # --- rollouts -------------------------------------------------------------------------
+    prompts_per_step: int = 8
+    """Distinct tasks per optimisation step."""
+    group_size: int = 8
+    """Responses sampled per task (G in GRPO); advantages are computed within each group."""
+    max_new_tokens: int = 24
+    """Generation budget per turn; also Dr.GRPO's constant loss normaliser."""
+    max_turns: int = 1
+    """Turns per episode for multi-turn environments (episodes end earlier when they terminate)."""
+    temperature: float = 1.0
+    """Sampling temperature, applied to logits (never to log-probs) in generator and trainer alike."""
+    top_p: float = 1.0
+    """Nucleus sampling; below 1 it biases the importance ratio (see truncated IS)."""
+
+    # --- objective ------------------------------------------------------------------------
+    advantage_mode: str | None = None
+    """grpo | dr_grpo | rloo (None: from `algorithm`)."""
+    loss_agg_mode: str | None = None
+    """token-mean | seq-mean-token-mean | seq-mean-token-sum | seq-mean-token-sum-norm (None: from `algorithm`)."""
+    clip_low: float | None = None
+    """PPO clip range below 1 (epsilon_low; None: from `algorithm`)."""
+    clip_high: float | None = None
+    """PPO clip range above 1 (epsilon_high; DAPO's clip-higher uses 0.28; None: from `algorithm`)."""
+    dynamic_sampling: bool | None = None
+    """Drop groups whose rewards are all equal and sample more to refill (DAPO; None: from `algorithm`)."""
+    max_refill_rounds: int = 3
+    """With dynamic sampling, at most this many extra rollout rounds per step to refill the batch."""
+    overlong_buffer: int | None = None
+    """DAPO soft overlong penalty buffer in tokens (0 disables; None: from `algorithm`, max_new_tokens // 4 for dapo)."""
+    kl_coef: float = 0.0
+    """Weight of the KL penalty to the reference (initial) policy; 0 disables it and the reference model."""
+    kl_estimator: str = "k3"
+    """k1 | k2 | k3 (Schulman's estimators of KL(pi || pi_ref))."""
+    entropy_coef: float = 0.0
+    """Weight of the entropy bonus (subtracted from the loss)."""
+    tis_cap: float | None = 2.0
+    """Truncated importance sampling cap C for min(pi_train / pi_sampler, C); None disables the correction."""
+    error_policy: str = "drop"
+    """What a sample whose verifier errored or whose env crashed becomes: drop (leave the batch) or zero (reward 0)."""
+
+    # --- optimisation ---------------------------------------------------------------------
+    lr: float = 2e-4
+    """AdamW learning rate."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    max_grad_norm: float = 1.0
+    """Gradient clipping norm (0 disables)."""
+    ppo_epochs: int = 1
+    """Optimisation passes over each batch of rollouts (1 = on-policy GRPO)."""
+    micro_batch_size: int = 16
+    """Sequences per forward/backward; gradients accumulate to the full batch (the update does not depend on it)."""
+    steps: int = 60
+    """Optimisation steps in the run."""
+
+    # --- bookkeeping ----------------------------------------------------------------------
+    seed: int = 0
+    """Seed of every random source (torch, numpy, env sampling)."""
+    run_dir: str = "runs/grpo"
+    """Where checkpoints, metrics.jsonl, TensorBoard events and plots go."""
+    save_every: int = 10
+    """Checkpoint every this many steps (and at the end)."""
+    eval_every: int = 10
+    """Held-out accuracy every this many steps (greedy decoding)."""
+    eval_size: int = 64
+    """Held-out tasks in each evaluation (drawn with seeds disjoint from training)."""
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in ALGORITHMS:
+            raise ConfigError(f"algorithm must be one of {sorted(ALGORITHMS)}, got {self.algorithm!r}")
+        adv, agg, low, high, dyn, overlong = ALGORITHMS[self.algorithm]
+        defaults = {"advantage_mode": adv, "loss_agg_mode": agg, "clip_low": low, "clip_high": high,
+                    "dynamic_sampling": dyn, "overlong_buffer": max(1, self.max_new_tokens // 4) if overlong else 0}
+        for name, value in defaults.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
+        self._validate()
+
+    def _validate(self) -> None:
+        def need(ok: bool, message: str) -> None:
+            if not ok:
+                raise ConfigError(message)
+
+        need(self.advantage_mode in ("grpo", "dr_grpo", "rloo"), f"advantage_mode must be grpo, dr_grpo or rloo, got {self.advantage_mode!r}")
+        need(self.loss_agg_mode in LOSS_AGG_MODES, f"loss_agg_mode must be one of {LOSS_AGG_MODES}, got {self.loss_agg_mode!r}")
+        need(self.kl_estimator in KL_ESTIMATORS, f"kl_estimator must be one of {KL_ESTIMATORS}, got {self.kl_estimator!r}")
+        need(self.error_policy in ERROR_POLICIES, f"error_policy must be one of {ERROR_POLICIES}, got {self.error_policy!r}")
+        need(self.group_size >= 2, f"group_size must be >= 2 (advantages compare responses within a group), got {self.group_size}")
+        need(self.advantage_mode != "rloo" or self.group_size >= 2, "rloo needs group_size >= 2")
+        for name in ("prompts_per_step", "max_new_tokens", "max_turns", "ppo_epochs", "micro_batch_size", "steps",
+                     "save_every", "eval_every", "eval_size"):
+            need(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
+        need(0 < self.clip_low < 1, f"clip_low must be in (0, 1), got {self.clip_low} (typical: 0.2)")
+        need(self.clip_high > 0, f"clip_high must be > 0, got {self.clip_high} (typical: 0.2, DAPO 0.28)")
+        need(self.temperature > 0, f"temperature must be > 0, got {self.temperature}; for greedy decoding use a small value such as 1e-3")
+        need(0 < self.top_p <= 1, f"top_p must be in (0, 1], got {self.top_p}")
+        need(self.lr > 0, f"lr must be > 0, got {self.lr}")
+        need(self.kl_coef >= 0 and self.entropy_coef >= 0, "kl_coef and entropy_coef must be >= 0")
+        need(self.max_grad_norm >= 0, f"max_grad_norm must be >= 0 (0 disables clipping), got {self.max_grad_norm}")
+        need(self.tis_cap is None or self.tis_cap >= 1, f"tis_cap must be >= 1 or null, got {self.tis_cap} (typical: 2)")
+        need(0 <= self.overlong_buffer <= self.max_new_tokens,
+             f"overlong_buffer must be in [0, max_new_tokens={self.max_new_tokens}], got {self.overlong_buffer}")
+        need(self.max_refill_rounds >= 0, "max_refill_rounds must be >= 0")
+
+    def replace(self, **changes) -> GRPOConfig:
+        return dataclasses.replace(self, **changes)
