@@ -1,0 +1,31 @@
+"""A two-turn env for rollout tests: turn 1 any answer, the env replies "again", turn 2 ends it.
+Reward 1 when the second answer repeats the first. ``crash_on`` makes step raise for that text."""
+
+from __future__ import annotations
+
+import gymnasium
+
+from assay.envs.spaces import FreeText
+from assay.types import Provenance, Task, Verdict
+
+
+class EchoEnv(gymnasium.Env):
+    def __init__(self, crash_on: str | None = None):
+        self.observation_space, self.action_space = FreeText(), FreeText()
+        self.crash_on = crash_on
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.task = (options or {}).get("task") or Task("echo", "say something")
+        self.first = None
+        return self.task.prompt, {"task": self.task}
+
+    def step(self, action):
+        if self.crash_on is not None and action == self.crash_on:
+            raise RuntimeError("env exploded")
+        if self.first is None:
+            self.first = action
+            return "again", 0.0, False, False, {}
+        ok = action == self.first
+        verdict = Verdict(float(ok), ok, {"correctness": float(ok)})
+        return "", float(ok), True, False, {"verdict": verdict, "provenance": Provenance(env_id="test/echo", seed=None)}

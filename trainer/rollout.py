@@ -1,0 +1,148 @@
+"""Rollouts: run episodes of any assay environment with a Generator, exact at the token level.
+
+Token-in/token-out: the ids trained on are exactly the ids the generator returned. Environment
+observations of multi-turn episodes are tokenized once, on their own, and masked out of the loss;
+generated text is never re-tokenized (with a BPE tokenizer ``encode(decode(ids)) != ids``, and a
+re-tokenizing trainer would compute log-probs of tokens the policy never sampled).
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import gymnasium
+
+from assay.protocols import Generator, SamplingParams
+from assay.types import Task, Trajectory, Turn, Verdict
+
+
+@dataclass
+class _Episode:
+    """Mutable state of one episode while it runs (becomes a frozen Trajectory at the end)."""
+
+    env: gymnasium.Env
+    task: Task
+    group_id: str
+    seed: int | None
+    prompt_ids: list[int]
+    context: list[int]  # prompt + everything so far: what the generator sees next
+    turns: list[Turn] = field(default_factory=list)
+    token_ids: list[int] = field(default_factory=list)
+    loss_mask: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    boundaries: list[int] = field(default_factory=list)
+    reward: float = 0.0
+    verdict: Verdict | None = None
+    info: dict = field(default_factory=dict)
+    error: str | None = None
+    done: bool = False
+
+
+def chat_ids(tokenizer, messages: list[dict]) -> list[int]:
+    """Prompt ids from the tokenizer's chat template, generation prompt appended."""
+    if getattr(tokenizer, "chat_template", None):
+        out = tokenizer.apply_chat_template(messages, add_generation_prompt=True)
+        return list(out["input_ids"] if isinstance(out, dict) or hasattr(out, "keys") else out)
+    return tokenizer.encode("\n\n".join(m["content"] for m in messages), add_special_tokens=True)
+
+
+def observation_ids(tokenizer, observation: str, after_eos: bool) -> list[int]:
+    """Tokens for an environment observation between two generated turns (masked out)."""
+    ids = chat_ids(tokenizer, [{"role": "user", "content": observation}])
+    bos = getattr(tokenizer, "bos_token_id", None)
+    if bos is not None and ids[:1] == [bos]:
+        ids = ids[1:]
+    return ids if after_eos else tokenizer.encode("\n", add_special_tokens=False) + ids
+
+
+def run_episodes(
+    make_env: Callable[[], gymnasium.Env],
+    tasks: Sequence[Task],
+    group_size: int,
+    generator: Generator,
+    tokenizer,
+    params: SamplingParams,
+    max_turns: int = 1,
+    seed: int = 0,
+    env_pool: list[gymnasium.Env] | None = None,
+) -> list[Trajectory]:
+    """``group_size`` episodes of every task; returns one Trajectory per episode, in task order.
+
+    All active episodes advance together: one batched generator call per turn. An environment
+    that raises, or a verifier that cannot judge, marks that episode (``verdict.error`` set) and
+    the others go on; the trainer's error policy decides what happens to it.
+    """
+    envs = env_pool if env_pool is not None else []
+    while len(envs) < len(tasks) * group_size:
+        envs.append(make_env())
+    episodes: list[_Episode] = []
+    for t, task in enumerate(tasks):
+        for g in range(group_size):
+            env = envs[t * group_size + g]
+            ep_seed = seed + len(episodes)
+            try:
+                obs, info = env.reset(seed=ep_seed, options={"task": task})
+                messages = info.get("messages") or [{"role": "user", "content": obs}]
+                prompt = chat_ids(tokenizer, messages)
+                episodes.append(_Episode(env, task, f"{task.id}#{seed}", ep_seed, prompt, list(prompt), [Turn("user", obs)], info=info))
+            except Exception as e:
+                ep = _Episode(env, task, f"{task.id}#{seed}", ep_seed, [], [])
+                ep.error, ep.done = f"env reset failed: {type(e).__name__}: {e}", True
+                episodes.append(ep)
+
+    for turn in range(max_turns):
+        active = [ep for ep in episodes if not ep.done]
+        if not active:
+            break
+        gens = generator.generate([ep.context for ep in active],
+                                  SamplingParams(**{**params.__dict__, "seed": None if params.seed is None else params.seed + turn}))
+        for ep, gen in zip(active, gens):
+            ep.token_ids += gen.token_ids
+            ep.loss_mask += [1] * len(gen.token_ids)
+            ep.logprobs += gen.logprobs
+            ep.context += gen.token_ids
+            ep.boundaries.append(len(ep.token_ids))
+            ep.turns.append(Turn("assistant", gen.text, gen.token_ids, gen.logprobs))
+            try:
+                obs, reward, terminated, truncated, info = ep.env.step(gen.text)
+            except Exception as e:
+                ep.error = f"env step failed: {type(e).__name__}: {e}"
+                ep.info = {"traceback": traceback.format_exc(limit=5)}
+                ep.done = True
+                continue
+            ep.reward, ep.info = float(reward), info
+            ep.verdict = info.get("verdict", ep.verdict)
+            if terminated or truncated or turn == max_turns - 1:
+                ep.done = True
+            elif obs:
+                obs_ids = observation_ids(tokenizer, obs, after_eos=gen.finish_reason == "eos")
+                ep.turns.append(Turn("environment", obs, tuple(obs_ids)))
+                ep.token_ids += obs_ids
+                ep.loss_mask += [0] * len(obs_ids)
+                ep.logprobs += [0.0] * len(obs_ids)
+                ep.context += obs_ids
+    return [_to_trajectory(ep) for ep in episodes]
+
+
+def _to_trajectory(ep: _Episode) -> Trajectory:
+    verdict = ep.verdict
+    if ep.error is not None:
+        verdict = Verdict.failure(ep.error, **{k: v for k, v in ep.info.items() if k == "traceback"})
+    provenance = ep.info.get("provenance")
+    kwargs = {"provenance": provenance} if provenance is not None else {}
+    return Trajectory(
+        task_id=ep.task.id,
+        group_id=ep.group_id,
+        turns=tuple(ep.turns),
+        prompt_ids=tuple(ep.prompt_ids),
+        token_ids=tuple(ep.token_ids),
+        loss_mask=tuple(ep.loss_mask),
+        logprobs=tuple(ep.logprobs),
+        step_boundaries=tuple(ep.boundaries),
+        reward=ep.reward if ep.error is None else 0.0,
+        verdict=verdict,
+        task=ep.task,
+        **kwargs,
+    )
