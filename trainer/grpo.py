@@ -1,0 +1,248 @@
+"""``GRPOTrainer``: rollout -> score -> advantages -> loss -> step, and again.
+
+The loop in :meth:`GRPOTrainer.train` is the whole algorithm; each stage is a small method below
+it. Environments are used only through the Gymnasium API (``reset(seed=...)`` draws a task,
+``step(response)`` scores it), so any registered env trains the same way.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import time
+from pathlib import Path
+
+import torch
+
+import assay
+from assay.config import to_yaml
+from assay.kernels import group_advantages
+from assay.protocols import SamplingParams
+from assay.trainer import losses
+from assay.trainer.batch import collate
+from assay.trainer.config import GRPOConfig
+from assay.trainer.generators.hf import HFGenerator
+from assay.trainer.policy import load_policy
+from assay.trainer.rollout import run_episodes
+from assay.trainer.run_state import RunDir, rng_state, set_rng_state
+from assay.trainer.update import TrainingDiverged, World, policy_update
+from assay.types import Task, Trajectory
+
+EVAL_SEED_BASE = 10**9  # held-out tasks come from seeds no training step draws
+
+
+class GRPOTrainer:
+    def __init__(self, config: GRPOConfig, resume: bool = False, progress: bool = True):
+        self.cfg = config
+        self.world = World.current()
+        self.run = RunDir(config.run_dir)
+        self.progress = progress and self.world.rank == 0
+        torch.manual_seed(config.seed)
+        self.step = 0
+        self.data_seed = config.seed * 1_000_003  # next seed used to draw a training task
+        checkpoint = self.run.latest() if resume else None
+        self.policy, self.tokenizer = load_policy(str(checkpoint) if checkpoint else config.model, config.run_dir, config.seed)
+        self.optimizer = torch.optim.AdamW(self.policy.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.ref_policy = None
+        if config.kl_coef > 0:
+            self.ref_policy = copy.deepcopy(self.policy).eval().requires_grad_(False)
+        if checkpoint is not None:
+            state = self.run.load_state(checkpoint)
+            self.optimizer.load_state_dict(state["optimizer"])
+            set_rng_state(state["rng"])
+            self.step, self.data_seed = state["step"], state["data_seed"]
+            if self.ref_policy is not None and "ref_model_dir" in state:
+                self.ref_policy = load_policy(state["ref_model_dir"], config.run_dir)[0].eval().requires_grad_(False)
+            if self.world.rank == 0:
+                self.run.truncate_metrics(self.step)
+        elif resume and self.world.rank == 0:
+            print(f"assay: no checkpoint in {self.run.checkpoints}; starting from step 0")
+        self.generator = HFGenerator(self.policy, self.tokenizer)
+        self.task_env = assay.make(config.env_id, **config.env_kwargs)
+        self._env_pool: list = []
+        self.tb = None
+
+    # ------------------------------------------------------------------------- the story
+    def train(self) -> list[dict]:
+        cfg = self.cfg
+        self._start_logging()
+        history = []
+        with self._progress() as bar:
+            if self.step == 0:
+                history.append(self.evaluate())
+            while self.step < cfg.steps:
+                started = time.perf_counter()
+                trajectories, rollout_stats = self.rollout()  # sample G episodes per task
+                rewards, kept = self.score(trajectories)  # env rewards, error policy, overlong penalty
+                if not kept:
+                    self._log({"step": self.step + 1, "skipped": 1, **rollout_stats})
+                    self.step += 1
+                    continue
+                trajectories = [trajectories[i] for i in kept]
+                advantages = self.advantages(trajectories, rewards)  # within-group, via assay.kernels
+                batch = collate(trajectories, advantages, self.tokenizer.pad_token_id)
+                update_start = time.perf_counter()
+                try:
+                    stats = policy_update(self.policy, self.optimizer, batch, cfg, self.world, self.ref_policy)  # loss -> step
+                except TrainingDiverged as e:
+                    where = self.save(tag="diverged")
+                    raise TrainingDiverged(f"{e}. Checkpoint of the last good state: {where}") from None
+                self.step += 1
+                row = {"step": self.step, **rollout_stats, **self._reward_stats(rewards, trajectories), **stats,
+                       "update_s": time.perf_counter() - update_start, "step_s": time.perf_counter() - started}
+                row["tokens_per_s"] = (rollout_stats["rollout_tokens"] + stats["train_tokens"]) / row["step_s"]
+                self._log(row)
+                history.append(row)
+                bar(row)
+                if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
+                    history.append(self.evaluate())
+                if self.step % cfg.save_every == 0 or self.step == cfg.steps:
+                    self.save()
+        return history
+
+    # ------------------------------------------------------------------------- the stages
+    def draw_tasks(self, n: int) -> list[Task]:
+        tasks = []
+        for _ in range(n):
+            _, info = self.task_env.reset(seed=self.data_seed)
+            self.data_seed += 1
+            tasks.append(info["task"])
+        return tasks
+
+    def rollout(self) -> tuple[list[Trajectory], dict]:
+        """``prompts_per_step`` tasks (this rank's share) x ``group_size`` episodes; with dynamic
+        sampling, groups whose rewards are all equal are replaced by fresh ones (bounded rounds)."""
+        cfg = self.cfg
+        per_rank = cfg.prompts_per_step // self.world.size
+        start = time.perf_counter()
+        kept: list[Trajectory] = []
+        rounds, generated = 0, 0
+        while True:
+            tasks = self.draw_tasks(per_rank if not kept else per_rank - len(kept) // cfg.group_size)
+            trajs = run_episodes(self._make_env, tasks, cfg.group_size, self.generator, self.tokenizer,
+                                 self._sampling(), cfg.max_turns, seed=self.data_seed, env_pool=self._env_pool)
+            generated += sum(len(t.token_ids) for t in trajs)
+            if not cfg.dynamic_sampling:
+                kept = trajs
+                break
+            group_index = {g: i for i, g in enumerate(dict.fromkeys(t.group_id for t in trajs))}
+            informative = losses.informative_groups(torch.tensor([t.reward for t in trajs]),
+                                                    torch.tensor([group_index[t.group_id] for t in trajs]))
+            kept += [t for t, keep in zip(trajs, informative.tolist()) if keep]
+            rounds += 1
+            if len(kept) >= per_rank * cfg.group_size or rounds > cfg.max_refill_rounds:
+                kept = kept[: per_rank * cfg.group_size]
+                break
+        elapsed = time.perf_counter() - start
+        return kept, {"rollout_s": elapsed, "rollout_tokens": float(generated), "rollout_tokens_per_s": generated / max(elapsed, 1e-9),
+                      "refill_rounds": float(max(rounds - 1, 0)), "groups": float(len(kept) // cfg.group_size)}
+
+    def score(self, trajectories: list[Trajectory]) -> tuple[torch.Tensor, list[int]]:
+        """Rewards of the trajectories kept by the error policy (drop or zero), with the overlong
+        penalty added; returns (rewards of kept, indices kept)."""
+        cfg = self.cfg
+        kept = [i for i, t in enumerate(trajectories) if cfg.error_policy == "zero" or not (t.verdict and t.verdict.error)]
+        rewards = torch.tensor([trajectories[i].reward for i in kept], dtype=torch.float32)
+        if cfg.overlong_buffer:
+            lengths = torch.tensor([sum(trajectories[i].loss_mask) for i in kept])
+            rewards = rewards + losses.overlong_penalty(lengths, cfg.max_new_tokens * cfg.max_turns, cfg.overlong_buffer)
+        return rewards, kept
+
+    def advantages(self, trajectories: list[Trajectory], rewards: torch.Tensor) -> torch.Tensor:
+        ids = {g: i for i, g in enumerate(dict.fromkeys(t.group_id for t in trajectories))}
+        group_ids = torch.tensor([ids[t.group_id] for t in trajectories])
+        return group_advantages(rewards, group_ids, mode=self.cfg.advantage_mode)
+
+    def evaluate(self) -> dict:
+        """Held-out accuracy with greedy decoding on ``eval_size`` tasks from reserved seeds."""
+        cfg = self.cfg
+        tasks = []
+        for i in range(cfg.eval_size):
+            tasks.append(self.task_env.reset(seed=EVAL_SEED_BASE + i)[1]["task"])
+        share = tasks[self.world.rank :: self.world.size]
+        trajs = run_episodes(self._make_env, share, 1, self.generator, self.tokenizer,
+                             dataclasses.replace(self._sampling(), temperature=0.0), cfg.max_turns, seed=EVAL_SEED_BASE)
+        correct = self.world.sum(sum(1 for t in trajs if t.verdict is not None and t.verdict.passed))
+        row = {"step": self.step, "eval_accuracy": correct / cfg.eval_size}
+        self._log(row)
+        return row
+
+    def save(self, tag: str | None = None) -> Path | None:
+        if self.world.rank != 0:
+            return None
+        state = {"optimizer": self.optimizer.state_dict(), "rng": rng_state(), "step": self.step,
+                 "data_seed": self.data_seed, "config": dataclasses.asdict(self.cfg)}
+        path = self.run.save(self.step, self.policy, self.tokenizer, state)
+        if tag:
+            renamed = path.with_name(f"{path.name}-{tag}")
+            path.rename(renamed)
+            return renamed
+        return path
+
+    # ------------------------------------------------------------------------- plumbing
+    def _sampling(self) -> SamplingParams:
+        return SamplingParams(max_new_tokens=self.cfg.max_new_tokens, temperature=self.cfg.temperature,
+                              top_p=self.cfg.top_p, stop=(), seed=None)
+
+    def _make_env(self):
+        return assay.make(self.cfg.env_id, **self.cfg.env_kwargs)
+
+    def _reward_stats(self, rewards: torch.Tensor, trajectories: list[Trajectory]) -> dict:
+        passed = [t.verdict.passed for t in trajectories if t.verdict is not None]
+        errors = sum(1 for t in trajectories if t.verdict is not None and t.verdict.error)
+        return {"reward": float(rewards.mean()) if rewards.numel() else 0.0,
+                "accuracy": sum(passed) / max(len(passed), 1), "errors": float(errors),
+                "response_len": float(sum(sum(t.loss_mask) for t in trajectories) / max(len(trajectories), 1))}
+
+    def _start_logging(self) -> None:
+        if self.world.rank != 0:
+            return
+        self.run.path.mkdir(parents=True, exist_ok=True)
+        (self.run.path / "config.yaml").write_text(to_yaml(self.cfg))
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tb = SummaryWriter(str(self.run.path / "tb"), purge_step=self.step + 1 if self.step else None)
+        except ImportError:
+            self.tb = None
+
+    def _log(self, row: dict) -> None:
+        if self.world.rank != 0:
+            return
+        self.run.log(row)
+        if self.tb is not None:
+            for key, value in row.items():
+                if key != "step" and isinstance(value, (int, float)) and math.isfinite(value):
+                    self.tb.add_scalar(key, value, row["step"])
+            self.tb.flush()
+
+    def _progress(self):
+        return _Progress(self.cfg.steps, self.step, enabled=self.progress)
+
+
+class _Progress:
+    """A rich progress bar with the step's headline metrics (a no-op off rank 0 or when disabled)."""
+
+    def __init__(self, total: int, done: int, enabled: bool):
+        self.total, self.done, self.enabled = total, done, enabled
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("step"), MofNCompleteColumn(), BarColumn(), TimeRemainingColumn(),
+                                TextColumn("{task.fields[stats]}"))
+            self.bar.__enter__()
+            self.task = self.bar.add_task("train", total=self.total, completed=self.done, stats="")
+        return self
+
+    def __call__(self, row: dict) -> None:
+        if self.enabled:
+            stats = (f"reward {row['reward']:.3f}  acc {row['accuracy']:.2f}  kl {row['kl']:.4f}  "
+                     f"ent {row['entropy']:.3f}  {row['tokens_per_s']:.0f} tok/s")
+            self.bar.update(self.task, completed=row["step"], stats=stats)
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self.bar.__exit__(*exc)

@@ -1,0 +1,63 @@
+"""The policy model: loading, and per-token log-probs of responses through ``assay.kernels``.
+
+Log-probs come from the final hidden states and the LM head via
+``assay.kernels.token_logprobs``, so the ``[tokens, vocab]`` logits are never materialised
+(the trainer's memory peak at large vocabularies).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from assay.kernels import token_logprobs
+from assay.trainer.batch import Batch
+
+
+def load_policy(model: str, work_dir: str | Path, seed: int = 0, dtype: torch.dtype = torch.float32):
+    """``(model, tokenizer)`` from a Hugging Face directory, or a fresh tiny model for ``"tiny"``."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from assay.errors import AssayError
+
+    if model == "tiny":
+        from assay.trainer.tiny import save_tiny
+
+        path = Path(work_dir) / "tiny-init"
+        if not (path / "config.json").exists():
+            save_tiny(path, seed=seed)
+        model = str(path)
+    if not Path(model).exists():
+        raise AssayError(f"model {model!r} is not a local directory; pass a Hugging Face model directory or 'tiny' "
+                         "(run `assay pretrain-tiny` for a warm-started one)")
+    policy = AutoModelForCausalLM.from_pretrained(model, dtype=dtype)
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return policy, tokenizer
+
+
+def response_logprobs(model, batch: Batch, temperature: float = 1.0, with_entropy: bool = False):
+    """``(logp, entropy)`` of every response token, each ``(B, T)`` fp32 (0 where masked out).
+
+    Position ``prompt_len + j - 1`` predicts response token ``j``. Only positions whose loss mask is
+    1 go through the LM head (environment tokens and padding cost no vocabulary matmul).
+    """
+    b, t = batch.response_ids.shape
+    hidden = model.base_model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state  # (B, L, D)
+    rows = torch.arange(b)[:, None].expand(b, t)
+    cols = (batch.prompt_lens[:, None] - 1 + torch.arange(t)[None, :]).clamp(max=hidden.shape[1] - 1)
+    selected = batch.loss_mask > 0
+    h = hidden[rows[selected], cols[selected]]  # (N, D) only the trained positions
+    targets = batch.response_ids[selected]
+    weight = model.get_output_embeddings().weight
+    out = token_logprobs(h, weight, targets, temperature=temperature, return_entropy=with_entropy)
+    logp_flat, ent_flat = out if with_entropy else (out, None)
+    logp = torch.zeros((b, t), dtype=torch.float32, device=hidden.device)
+    logp = logp.masked_scatter(selected, logp_flat) if logp_flat.numel() else logp
+    entropy = None
+    if with_entropy:
+        entropy = torch.zeros((b, t), dtype=torch.float32, device=hidden.device)
+        entropy = entropy.masked_scatter(selected, ent_flat) if ent_flat.numel() else entropy
+    return logp, entropy

@@ -1,0 +1,137 @@
+"""One optimisation step on a batch of rollouts: loss -> backward -> clip -> step.
+
+Written for data parallelism and gradient accumulation from the start: every micro-batch loss is
+normalised by the *global* batch's counts (``aggregate_loss(num_tokens=, num_seqs=)``), so the
+micro-batch losses of all ranks sum to the loss of the whole batch, and the update does not depend
+on how the batch is split (tests/trainer/test_invariants.py).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from assay.trainer import losses
+from assay.trainer.batch import Batch
+from assay.trainer.config import GRPOConfig
+from assay.trainer.policy import response_logprobs
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or the gradient norm is NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class World:
+    rank: int = 0
+    size: int = 1
+
+    @classmethod
+    def current(cls) -> World:
+        if dist.is_available() and dist.is_initialized():
+            return cls(dist.get_rank(), dist.get_world_size())
+        return cls()
+
+    def sum(self, value: float) -> float:
+        if self.size == 1:
+            return float(value)
+        t = torch.tensor([float(value)], dtype=torch.float64)
+        dist.all_reduce(t)
+        return float(t.item())
+
+
+def all_reduce_grads(model, world: World) -> None:
+    """Sum gradients over ranks (one flat buffer per dtype).
+
+    Why not DistributedDataParallel: DDP synchronises through hooks armed by its own ``forward``,
+    but log-probs here go through the base model and ``assay.kernels.token_logprobs`` (never the
+    LM head's full logits), so the wrapper's forward is not what runs. Since every rank's loss is
+    normalised by global counts, the *sum* of rank gradients is exactly the full batch's gradient.
+    """
+    if world.size == 1:
+        return
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    for dtype in {g.dtype for g in grads}:
+        group = [g for g in grads if g.dtype == dtype]
+        flat = torch.cat([g.reshape(-1) for g in group])
+        dist.all_reduce(flat)
+        offset = 0
+        for g in group:
+            g.copy_(flat[offset : offset + g.numel()].view_as(g))
+            offset += g.numel()
+
+
+def micro_batches(n: int, size: int) -> list[slice]:
+    return [slice(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+def policy_update(model, optimizer, batch: Batch, cfg: GRPOConfig, world: World = World(), ref_model=None) -> dict[str, float]:
+    """Run ``cfg.ppo_epochs`` passes over ``batch`` (this rank's shard) and step the optimiser.
+
+    With several ranks, gradients are summed across ranks before the step (see
+    :func:`all_reduce_grads`). Returns this step's metrics (summed over ranks where they are sums).
+    """
+    n_tokens = world.sum(batch.loss_mask.sum().item())
+    n_seqs = world.sum(len(batch))
+    slices = micro_batches(len(batch), cfg.micro_batch_size)
+    old_logp = ref_logp = None
+    if cfg.ppo_epochs > 1 or cfg.kl_coef > 0:
+        with torch.no_grad():
+            if cfg.ppo_epochs > 1:
+                old_logp = torch.cat([response_logprobs(model, batch.select(s), cfg.temperature)[0] for s in slices]) if slices else None
+            if cfg.kl_coef > 0 and ref_model is not None:
+                ref_logp = torch.cat([response_logprobs(ref_model, batch.select(s), cfg.temperature)[0] for s in slices])
+    totals = {"loss": 0.0, "pg_loss": 0.0, "kl": 0.0, "entropy": 0.0, "clip_frac": 0.0, "tis_weight": 0.0}
+    grad_norm = 0.0
+    for _ in range(cfg.ppo_epochs):
+        optimizer.zero_grad(set_to_none=True)
+        for s in slices:
+            micro = batch.select(s)
+            logp, entropy = response_logprobs(model, micro, cfg.temperature, with_entropy=True)
+            width = logp.shape[1]
+            old = logp.detach() if old_logp is None else old_logp[s, :width]
+            per_token = losses.clipped_policy_loss(logp, old, micro.advantages, cfg.clip_low, cfg.clip_high)
+            if cfg.tis_cap is not None:
+                weights = losses.truncated_is_weights(old, micro.sampler_logprobs[:, :width], cfg.tis_cap)
+                per_token = per_token * weights
+                totals["tis_weight"] += float((weights * micro.loss_mask).sum())
+            kl = torch.zeros_like(logp)
+            if ref_logp is not None:
+                kl = losses.kl_penalty(logp, ref_logp[s, :width], cfg.kl_estimator)
+                per_token = per_token + cfg.kl_coef * kl
+            if cfg.entropy_coef:
+                per_token = per_token - cfg.entropy_coef * entropy
+            agg = dict(num_tokens=n_tokens, num_seqs=n_seqs, max_tokens=cfg.max_new_tokens * cfg.max_turns)
+            loss = losses.aggregate_loss(per_token, micro.loss_mask, cfg.loss_agg_mode, **agg)
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(f"loss is {loss.item()} (non-finite); lower lr or check rewards")
+            loss.backward()
+            mask = micro.loss_mask
+            totals["loss"] += float(loss.detach())
+            totals["pg_loss"] += float(losses.aggregate_loss(per_token.detach(), mask, cfg.loss_agg_mode, **agg))
+            totals["kl"] += float((kl.detach() * mask).sum())
+            totals["entropy"] += float((entropy.detach() * mask).sum())
+            totals["clip_frac"] += float(losses.clip_fraction(logp.detach(), old, mask, cfg.clip_low, cfg.clip_high) * mask.sum())
+        all_reduce_grads(model, world)
+        if cfg.max_grad_norm > 0:
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm))
+        else:
+            grad_norm = math.sqrt(sum(float(p.grad.pow(2).sum()) for p in model.parameters() if p.grad is not None))
+        if not math.isfinite(grad_norm):
+            raise TrainingDiverged(f"gradient norm is {grad_norm}; lower lr or check rewards")
+        optimizer.step()
+    epochs = cfg.ppo_epochs
+    per_tok = max(n_tokens, 1.0) * epochs
+    return {
+        "loss": world.sum(totals["loss"]) / epochs,
+        "pg_loss": world.sum(totals["pg_loss"]) / epochs,
+        "kl": world.sum(totals["kl"]) / per_tok,
+        "entropy": world.sum(totals["entropy"]) / per_tok,
+        "clip_frac": world.sum(totals["clip_frac"]) / per_tok,
+        "tis_weight": world.sum(totals["tis_weight"]) / per_tok if cfg.tis_cap is not None else 1.0,
+        "grad_norm": grad_norm,
+        "train_tokens": n_tokens,
+    }
