@@ -1,0 +1,42 @@
+"""``assay train``: a GRPO-family run from a YAML config plus ``key=value`` overrides."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from assay.config import field_docs
+    from assay.trainer.config import GRPOConfig
+
+    fields = "\n".join(f"  {name:<20} {doc}" for name, doc in field_docs(GRPOConfig).items())
+    p = sub.add_parser(
+        "train",
+        help="train a policy with GRPO / Dr.GRPO / DAPO / RLOO",
+        description="Train a policy on an environment with a GRPO-family algorithm.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"overrides (key=value, values parsed as YAML):\n{fields}\n\n"
+               "example: assay train --config run.yaml algorithm=dapo lr=1e-4 env_kwargs='{difficulty: 2}'",
+    )
+    p.add_argument("--config", help="YAML file of GRPOConfig fields")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in run_dir")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
+    p.add_argument("overrides", nargs="*", metavar="key=value")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+
+    from assay.config import load
+    from assay.trainer.config import GRPOConfig
+    from assay.trainer.distributed import init_from_env
+    from assay.trainer.grpo import GRPOTrainer
+
+    config = load(GRPOConfig, args.config, args.overrides)
+    init_from_env()
+    history = GRPOTrainer(config, resume=args.resume, progress=not args.no_progress).train()
+    evals = [r["eval_accuracy"] for r in history if "eval_accuracy" in r]
+    if evals and int(os.environ.get("RANK", "0")) == 0:
+        print(f"held-out accuracy: {evals[0]:.2f} -> {evals[-1]:.2f}")
+    return 0

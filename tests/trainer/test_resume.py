@@ -1,0 +1,84 @@
+"""A run killed with SIGKILL and restarted with --resume continues from its last checkpoint: no
+metric row duplicated or lost, and the same final weights as a run that was never killed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from assay.trainer.tiny import save_tiny
+
+
+def train_cmd(model: Path, run_dir: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "assay.cli.main", "train", "--no-progress", *extra,
+            f"model={model}", f"run_dir={run_dir}", "steps=6", "save_every=2", "eval_every=3", "eval_size=4",
+            "prompts_per_step=2", "group_size=2", "max_new_tokens=4", "env_kwargs={difficulty: 1}", "seed=3"]
+
+
+def rows(run_dir: Path) -> list[dict]:
+    path = run_dir / "metrics.jsonl"
+    return [json.loads(l) for l in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    return save_tiny(tmp_path_factory.mktemp("m") / "tiny", hidden_size=32, layers=1, heads=2)
+
+
+def weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    latest = (run_dir / "checkpoints" / "latest").read_text().strip()
+    return load_file(run_dir / "checkpoints" / latest / "model.safetensors")
+
+
+def test_sigkill_then_resume_matches_an_uninterrupted_run(model, tmp_path):
+    straight = tmp_path / "straight"
+    subprocess.run(train_cmd(model, straight), check=True, capture_output=True, timeout=600)
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(train_cmd(model, killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    try:
+        # kill once step 2 is checkpointed and step 3 has been logged (a row newer than the checkpoint)
+        while time.monotonic() < deadline:
+            latest = killed / "checkpoints" / "latest"
+            if latest.exists() and latest.read_text().strip() == "step_000002" and any(r.get("step") == 3 for r in rows(killed)):
+                break
+            if proc.poll() is not None:
+                pytest.fail("the run finished before it could be killed; slow it down or kill earlier")
+            time.sleep(0.05)
+        else:
+            pytest.fail("the run never reached step 3")
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+    out = subprocess.run(train_cmd(model, killed, "--resume"), capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "held-out accuracy:" in out.stdout
+
+    train_steps = [r["step"] for r in rows(killed) if "eval_accuracy" not in r]
+    eval_steps = [r["step"] for r in rows(killed) if "eval_accuracy" in r]
+    assert train_steps == [1, 2, 3, 4, 5, 6], train_steps
+    assert eval_steps == [0, 3, 6], eval_steps
+    a, b = weights(straight), weights(killed)
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=f"{k} differs after resume")
+    assert [r["reward"] for r in rows(straight) if "reward" in r] == [r["reward"] for r in rows(killed) if "reward" in r]
+
+
+def test_resume_without_checkpoint_starts_fresh(model, tmp_path):
+    out = subprocess.run(train_cmd(model, tmp_path / "fresh", "--resume") + ["steps=1", "eval_every=1"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "no checkpoint" in out.stdout
