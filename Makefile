@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 TORCH  ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps test demo bench clean
+.PHONY: install system-deps docker-ready test demo bench clean
 
 install: $(STAMP)
 
@@ -22,7 +22,13 @@ $(STAMP): pyproject.toml
 system-deps:
 	bash .ci/system-deps.sh
 
-test: system-deps install
+# The Docker sandbox tests need a running daemon and the locally built image (no registry here):
+# start dockerd when none answers, build the image when it is missing. Quick when both exist.
+docker-ready: system-deps install
+	bash .ci/start-dockerd.sh
+	if docker info >/dev/null 2>&1; then $(PY) -m assay.sandbox.image build-image --if-missing; fi
+
+test: system-deps install docker-ready
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: install

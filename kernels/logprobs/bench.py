@@ -1,0 +1,124 @@
+"""Bench setups for ``token_logprobs`` (``assay.kernels.benchutil``): forward + backward of
+``sum(logprobs)`` through each implementation, on the same inputs.
+
+``setup_*(device, N, D, V, dtype="bf16" | "fp32") -> (run, Work)``. ``Work.flops`` counts the
+matmul FLOPs each implementation executes: 2·N·D·V per ``[N, D] x [D, V]`` product, so
+6·N·D·V for those that keep the logits (naive, compiled) or build gradients inside the forward,
+and 8·N·D·V for those that recompute the logits in the backward (assay, Liger with
+``reduction="none"``, verl). Elementwise work is not counted.
+
+Liger-Kernel and verl are imported inside their setups; when missing, the ImportError reaches
+``benchutil.measure`` and the row reads "error: ImportError ... not installed".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from assay.kernels.benchutil import Case, Work
+from assay.kernels.logprobs import token_logprobs, token_logprobs_reference
+
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+
+
+def _inputs(device: str, N: int, D: int, V: int, dtype: str, seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    dt = DTYPES[dtype]
+    hidden = (torch.randn(N, D, generator=gen) / D**0.5).to(device=device, dtype=dt).requires_grad_()
+    weight = torch.randn(V, D, generator=gen).to(device=device, dtype=dt).requires_grad_()
+    targets = torch.randint(0, V, (N,), generator=gen).to(device)
+    return hidden, weight, targets
+
+
+def _runner(fn: Callable[[], torch.Tensor], hidden, weight) -> Callable[[], None]:
+    def run() -> None:
+        hidden.grad = weight.grad = None  # every run allocates its gradients, as a training step does
+        fn().sum().backward()
+
+    return run
+
+
+def setup_assay(device: str, N: int, D: int, V: int, dtype: str = "bf16", **kw):
+    h, w, t = _inputs(device, N, D, V, dtype)
+    return _runner(lambda: token_logprobs(h, w, t, **kw), h, w), Work(flops=8.0 * N * D * V)
+
+
+def naive(hidden, weight, targets):
+    """Full logits, log_softmax, gather: what a trainer writes without a fused op."""
+    logits = (hidden @ weight.T).float()
+    return logits.log_softmax(-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+
+
+def setup_naive(device: str, N: int, D: int, V: int, dtype: str = "bf16", **kw):
+    h, w, t = _inputs(device, N, D, V, dtype)
+    return _runner(lambda: naive(h, w, t), h, w), Work(flops=6.0 * N * D * V)
+
+
+def setup_reference(device: str, N: int, D: int, V: int, dtype: str = "bf16", **kw):
+    h, w, t = _inputs(device, N, D, V, dtype)
+    return _runner(lambda: token_logprobs_reference(h, w, t), h, w), Work(flops=6.0 * N * D * V)
+
+
+def setup_compiled(device: str, N: int, D: int, V: int, dtype: str = "bf16", **kw):
+    h, w, t = _inputs(device, N, D, V, dtype)
+    compiled = torch.compile(naive)
+    return _runner(lambda: compiled(h, w, t), h, w), Work(flops=6.0 * N * D * V)
+
+
+def setup_liger(device: str, N: int, D: int, V: int, dtype: str = "bf16", **kw):
+    try:
+        from liger_kernel.transformers.functional import liger_fused_linear_cross_entropy
+    except ImportError as e:
+        raise ImportError("Liger-Kernel not installed (pip install liger-kernel)") from e
+    h, w, t = _inputs(device, N, D, V, dtype)
+
+    def logprobs() -> torch.Tensor:
+        out = liger_fused_linear_cross_entropy(h, w, t, reduction="none")
+        loss = out[0] if isinstance(out, tuple) else out  # newer versions return (loss, z_loss, ...)
+        return -loss
+
+    # reduction="none" defers gradients to a backward that recomputes the logits (Liger >= 0.6).
+    return _runner(logprobs, h, w), Work(flops=8.0 * N * D * V)
+
+
+def setup_verl(device: str, N: int, D: int, V: int, dtype: str = "bf16", **kw):
+    try:
+        from verl.utils.kernel.linear_cross_entropy import linear_cross_entropy
+    except ImportError as e:
+        raise ImportError("verl not installed (pip install verl)") from e
+    h, w, t = _inputs(device, N, D, V, dtype)
+
+    def logprobs() -> torch.Tensor:
+        # verl's signature: (hidden, weight, labels, temperature, reduction) -> (logprobs, entropy)
+        return linear_cross_entropy(h, w, t, 1.0, "none")[0]
+
+    return _runner(logprobs, h, w), Work(flops=8.0 * N * D * V)
+
+
+def cases(device: str, quick: bool = False) -> list[Case]:
+    """CPU: N=4096, D=512, V=32000 fp32. CUDA: Qwen2.5's head, N=8192, D=4096, V=151936 bf16.
+
+    ``quick`` shrinks N by 8 (for a smoke run of the table, not for numbers).
+    """
+    me = "assay.kernels.logprobs.bench"
+    if device.startswith("cuda"):
+        params = dict(N=8192, D=4096, V=151936, dtype="bf16")
+        impls = ["assay", "naive", "compiled", "liger", "verl"]
+    else:
+        params = dict(N=4096, D=512, V=32000, dtype="fp32")
+        impls = ["assay", "naive", "compiled"]
+    if quick:
+        params["N"] //= 8
+    shape = f"N={params['N']} D={params['D']} V={params['V']} {params['dtype']}"
+    return [Case("token_logprobs", impl, shape, f"{me}:setup_{impl}", dict(params)) for impl in impls]
+
+
+if __name__ == "__main__":  # python -m assay.kernels.logprobs.bench [cuda] [--quick]
+    import sys
+
+    from assay.kernels.benchutil import measure, to_markdown
+
+    dev = "cuda" if "cuda" in sys.argv[1:] else "cpu"
+    print(to_markdown([measure(c, dev) for c in cases(dev, quick="--quick" in sys.argv)]))

@@ -1,0 +1,284 @@
+"""``token_logprobs``: log p(target) (and the entropy) per token, never holding ``[N, V]`` logits.
+
+How it is chunked, and why
+--------------------------
+The vocabulary is walked in column chunks ``weight[v0:v1]``; the rows are split into blocks only
+when even a narrow column chunk of all rows would exceed the budget. Each chunk's logits come
+from one matmul in the inputs' dtype (cuBLAS / oneDNN, the same rounding as the LM head in
+training and in vLLM), and a backend (``triton_kernels`` on CUDA, ``cpu`` otherwise) folds the
+chunk, upcast to fp32, into per-row running statistics (online log-sum-exp, target logit,
+entropy sum). Chunking over V rather than over rows (Liger's choice) because of the backward:
+
+* each vocabulary slab's weight gradient ``grad_logits[:, v0:v1].T @ hidden`` is complete after
+  one chunk (one row block), so it is written once, in full precision, with no ``[V, D]`` fp32
+  accumulator (2.5 GB at V=151936, D=4096) and no repeated bf16 rounding of a running sum;
+* what accumulates across chunks is the hidden gradient, ``[N, D]`` in fp32, which is small
+  (128 MiB at N=8192, D=4096).
+
+Backward recomputes each chunk's logits (nothing ``[N, V]`` is saved: only ``lse`` and ``H`` per
+row), lets the backend overwrite them with ``d loss / d logits`` in place, and runs the two
+gradient matmuls on that buffer. FLOPs: 2·N·D·V forward + 2·N·D·V recompute + 4·N·D·V gradients.
+
+Rows whose target is ``ignore_index`` or whose ``mask`` is False are dropped before any matmul
+(``index_select``) and their zeros scattered back, so padding and prompt tokens cost nothing.
+
+Budget: a chunk holds at most ``chunk_size`` logits (rows × columns). The default keeps its fp32
+size at ``CUDA_CHUNK_BYTES`` (256 MiB) on GPUs and ``CPU_CHUNK_BYTES`` on CPUs, where staying
+inside the last-level cache matters more than matmul width (measured: bench.py).
+"""
+
+from __future__ import annotations
+
+import types
+
+import torch
+
+from assay.kernels import dispatch
+from assay.kernels.logprobs import cpu as cpu_backend
+from assay.kernels.logprobs.reference import accumulate_dtype, token_logprobs_reference
+
+CUDA_CHUNK_BYTES = 256 * 2**20
+CPU_CHUNK_BYTES = 8 * 2**20
+MIN_CHUNK_COLS = 2048  # narrower column chunks than this make skinny, slow matmuls: split rows instead
+
+SUPPORTED_DTYPES = (torch.bfloat16, torch.float16, torch.float32, torch.float64)
+
+
+def default_chunk_size(device: torch.device) -> int:
+    """Logits per chunk (rows × columns) so that the chunk's fp32 copy fits the device's budget."""
+    return (CUDA_CHUNK_BYTES if device.type == "cuda" else CPU_CHUNK_BYTES) // 4
+
+
+def chunk_geometry(n_rows: int, vocab: int, chunk_size: int) -> tuple[int, int]:
+    """``(rows, columns)`` of one chunk: all rows and as many columns as fit, else row blocks."""
+    if n_rows * vocab <= chunk_size:
+        return n_rows, vocab
+    cols = chunk_size // n_rows
+    if cols >= MIN_CHUNK_COLS:
+        return n_rows, cols - cols % 256  # aligned slabs; still >= MIN_CHUNK_COLS
+    cols = min(vocab, MIN_CHUNK_COLS)
+    return max(1, chunk_size // cols), cols
+
+
+def _backend(name: str) -> types.ModuleType:
+    if name == "triton":
+        from assay.kernels.logprobs import triton_kernels  # imports triton: only when asked for
+
+        return triton_kernels
+    return cpu_backend
+
+
+def chunk_logits(hidden: torch.Tensor, weight: torch.Tensor, buffer: torch.Tensor) -> torch.Tensor:
+    """``hidden @ weight.T`` into the front of ``buffer``: the only matmul that makes logits."""
+    out = buffer[: hidden.shape[0] * weight.shape[0]].view(hidden.shape[0], weight.shape[0])
+    return torch.mm(hidden, weight.T, out=out)
+
+
+def forward_chunks(hidden, weight, targets, *, temperature, with_entropy, backend, chunk_size, block_v=None):
+    """Per-row ``(logp, lse, entropy)`` of valid rows only, before the final clamp.
+
+    ``entropy`` is None unless ``with_entropy``. ``hidden``/``targets`` are already compacted.
+    """
+    n, vocab = hidden.shape[0], weight.shape[0]
+    acc = accumulate_dtype(hidden.dtype)
+    stats = torch.empty(4 if with_entropy else 3, n, dtype=acc, device=hidden.device)
+    row_max, row_sum, target_z = stats[0], stats[1], stats[2]
+    row_ent = stats[3] if with_entropy else None
+    if n:
+        rows, cols = chunk_geometry(n, vocab, chunk_size)
+        buffer = torch.empty(rows * cols, dtype=hidden.dtype, device=hidden.device)
+        for v0 in range(0, vocab, cols):
+            w = weight[v0 : v0 + cols]
+            for r0 in range(0, n, rows):
+                r1 = min(n, r0 + rows)
+                logits = chunk_logits(hidden[r0:r1], w, buffer)
+                backend.forward_chunk(
+                    logits, targets[r0:r1], v0, row_max[r0:r1], row_sum[r0:r1],
+                    row_ent[r0:r1] if with_entropy else None, target_z[r0:r1],
+                    temperature=temperature, first=v0 == 0, with_entropy=with_entropy, block_v=block_v,
+                )
+        del buffer
+    log_sum = row_sum.log()
+    lse = row_max + log_sum
+    logp = target_z - lse
+    entropy = log_sum - row_ent / row_sum if with_entropy else None
+    return logp, lse, entropy
+
+
+def backward_chunks(hidden, weight, targets, lse, entropy, grad_logp, grad_ent, *, temperature, backend,
+                    chunk_size, need_hidden, need_weight, block_v=None):
+    """``(grad_hidden, grad_weight)`` for compacted rows; either is None when not needed."""
+    n, d = hidden.shape
+    vocab = weight.shape[0]
+    acc = accumulate_dtype(hidden.dtype)
+    grad_h = torch.zeros(n, d, dtype=acc, device=hidden.device) if need_hidden else None
+    grad_w = torch.zeros_like(weight) if need_weight else None
+    if n == 0:
+        return grad_h, grad_w
+    rows, cols = chunk_geometry(n, vocab, chunk_size)
+    row_blocks = range(0, n, rows)
+    # A vocabulary slab's weight gradient sums over row blocks: in fp32 unless the weight is.
+    slab_acc = None
+    if need_weight and len(row_blocks) > 1 and weight.dtype != acc:
+        slab_acc = torch.empty(cols, d, dtype=acc, device=hidden.device)
+    buffer = torch.empty(rows * cols, dtype=hidden.dtype, device=hidden.device)
+    for v0 in range(0, vocab, cols):
+        w = weight[v0 : v0 + cols]
+        c = w.shape[0]
+        for r0 in row_blocks:
+            r1 = min(n, r0 + rows)
+            h = hidden[r0:r1]
+            logits = chunk_logits(h, w, buffer)
+            backend.backward_chunk(
+                logits, targets[r0:r1], v0, lse[r0:r1], None if entropy is None else entropy[r0:r1],
+                None if grad_logp is None else grad_logp[r0:r1], None if grad_ent is None else grad_ent[r0:r1],
+                temperature=temperature, block_v=block_v,
+            )
+            if need_hidden:
+                if grad_h.dtype == logits.dtype:
+                    grad_h[r0:r1].addmm_(logits, w)
+                else:
+                    grad_h[r0:r1].add_(torch.mm(logits, w))
+            if need_weight:
+                if len(row_blocks) == 1:
+                    torch.mm(logits.T, h, out=grad_w[v0 : v0 + c])
+                elif slab_acc is None:
+                    grad_w[v0 : v0 + c].addmm_(logits.T, h)
+                elif r0 == 0:
+                    slab_acc[:c].copy_(torch.mm(logits.T, h))
+                else:
+                    slab_acc[:c].add_(torch.mm(logits.T, h))
+        if slab_acc is not None:
+            grad_w[v0 : v0 + c].copy_(slab_acc[:c])
+    return grad_h, grad_w
+
+
+class TokenLogprobsFunction(torch.autograd.Function):
+    """Autograd over the chunk loops. Saves the inputs and two ``[N_valid]`` vectors, no logits."""
+
+    @staticmethod
+    def forward(ctx, hidden, weight, targets, valid_idx, temperature, with_entropy, backend_name, chunk_size):
+        backend = _backend(backend_name)
+        h = hidden if valid_idx is None else hidden.index_select(0, valid_idx)
+        t = targets if valid_idx is None else targets.index_select(0, valid_idx)
+        logp_v, lse, ent_v = forward_chunks(h, weight, t, temperature=temperature, with_entropy=with_entropy,
+                                            backend=backend, chunk_size=chunk_size)
+        # Guards only: s >= 1 and t <= 0 already make logp <= 0 and H >= 0 in floating point.
+        logp_v.clamp_(max=0.0)
+        if with_entropy:
+            ent_v.clamp_(min=0.0)
+        ctx.save_for_backward(hidden, weight, targets, valid_idx, lse, ent_v)
+        ctx.temperature, ctx.backend, ctx.chunk_size = temperature, backend_name, chunk_size
+        ctx.set_materialize_grads(False)
+        logp = _scatter(logp_v, valid_idx, hidden.shape[0])
+        if not with_entropy:
+            return logp
+        return logp, _scatter(ent_v, valid_idx, hidden.shape[0])
+
+    @staticmethod
+    def backward(ctx, grad_logp, grad_ent=None):
+        hidden, weight, targets, valid_idx, lse, ent_v = ctx.saved_tensors
+        need_hidden, need_weight = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        if (grad_logp is None and grad_ent is None) or not (need_hidden or need_weight):
+            return None, None, None, None, None, None, None, None
+        h = hidden if valid_idx is None else hidden.index_select(0, valid_idx)
+        t = targets if valid_idx is None else targets.index_select(0, valid_idx)
+        grad_h, grad_w = backward_chunks(
+            h, weight, t, lse, ent_v, _gather(grad_logp, valid_idx, lse.dtype), _gather(grad_ent, valid_idx, lse.dtype),
+            temperature=ctx.temperature, backend=_backend(ctx.backend), chunk_size=ctx.chunk_size,
+            need_hidden=need_hidden, need_weight=need_weight,
+        )
+        if grad_h is not None:
+            if valid_idx is None:
+                grad_h = grad_h.to(hidden.dtype)
+            else:
+                grad_h = torch.zeros_like(hidden).index_copy_(0, valid_idx, grad_h.to(hidden.dtype))
+        return grad_h, grad_w, None, None, None, None, None, None
+
+
+def _scatter(values: torch.Tensor, valid_idx: torch.Tensor | None, n: int) -> torch.Tensor:
+    if valid_idx is None:
+        return values
+    return values.new_zeros(n).index_copy_(0, valid_idx, values)
+
+
+def _gather(grad: torch.Tensor | None, valid_idx: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
+    if grad is None:
+        return None
+    grad = grad if valid_idx is None else grad.index_select(0, valid_idx)
+    return grad.to(dtype).contiguous()  # an upstream sum() hands in a stride-0 expanded tensor
+
+
+def _validate(hidden, weight, targets, temperature, mask, chunk_size) -> None:
+    if hidden.dim() < 1 or weight.dim() != 2:
+        raise ValueError(f"hidden must be [N, D] (or [..., D]) and weight [V, D]; got hidden "
+                         f"{tuple(hidden.shape)}, weight {tuple(weight.shape)}")
+    if hidden.shape[-1] != weight.shape[1]:
+        raise ValueError(f"hidden's last dim ({hidden.shape[-1]}) must equal weight's D ({weight.shape[1]})")
+    if weight.shape[0] == 0:
+        raise ValueError("weight has an empty vocabulary (V = 0)")
+    if hidden.dtype not in SUPPORTED_DTYPES or weight.dtype != hidden.dtype:
+        raise TypeError(f"hidden and weight must share one dtype of {SUPPORTED_DTYPES}; "
+                        f"got {hidden.dtype} and {weight.dtype}")
+    if targets.shape != hidden.shape[:-1]:
+        raise ValueError(f"targets must have shape {tuple(hidden.shape[:-1])} (hidden without its last dim); "
+                         f"got {tuple(targets.shape)}")
+    if targets.dtype not in (torch.int64, torch.int32):
+        raise TypeError(f"targets must be int64 token ids, got {targets.dtype}")
+    if mask is not None and (mask.dtype != torch.bool or mask.shape != targets.shape):
+        raise ValueError(f"mask must be a bool tensor of shape {tuple(targets.shape)}; "
+                         f"got {mask.dtype} {tuple(mask.shape)}")
+    if len({hidden.device, weight.device, targets.device} | ({mask.device} if mask is not None else set())) > 1:
+        raise ValueError("hidden, weight, targets (and mask) must be on one device")
+    if not (isinstance(temperature, (int, float)) and 0 < temperature < float("inf")):
+        raise ValueError(f"temperature must be a positive finite number, got {temperature!r}")
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+        raise ValueError(f"chunk_size must be a positive int (logits per chunk) or None, got {chunk_size!r}")
+
+
+def token_logprobs(
+    hidden: torch.Tensor,
+    weight: torch.Tensor,
+    targets: torch.Tensor,
+    temperature: float = 1.0,
+    return_entropy: bool = False,
+    ignore_index: int = -100,
+    mask: torch.Tensor | None = None,
+    backend: str = "auto",
+    chunk_size: int | None = None,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Log p(target) under ``softmax(hidden @ weight.T / temperature)``, per token; differentiable.
+
+    hidden ``[N, D]`` (or ``[..., D]``) and weight ``[V, D]`` in bf16/fp16/fp32 (fp64 works too,
+    for gradcheck); targets ``[N]`` int64. Returns fp32 ``logprobs [N]`` (fp64 for fp64 inputs)
+    and, with ``return_entropy``, ``(logprobs, entropy)``. Rows with ``targets == ignore_index`` or
+    ``mask == False`` give 0 and no gradient, and are skipped before any matmul; their targets are
+    not range-checked. ``backend``: ``"auto" | "triton" | "cpu" | "reference"``
+    (``assay.kernels.dispatch``). ``chunk_size``: logits (rows × columns) per chunk; default from
+    the device's memory budget (``default_chunk_size``).
+    """
+    _validate(hidden, weight, targets, temperature, mask, chunk_size)
+    which = dispatch.resolve(backend, hidden, weight, targets)
+    temperature = float(temperature)
+    if which == "reference":
+        return token_logprobs_reference(hidden, weight, targets.long(), temperature, return_entropy,
+                                        ignore_index, mask)
+    lead = targets.shape
+    h = hidden.reshape(-1, hidden.shape[-1]).contiguous()
+    t = targets.reshape(-1).long().contiguous()
+    w = weight.contiguous()
+    vocab = w.shape[0]
+    valid = t != ignore_index
+    if mask is not None:
+        valid &= mask.reshape(-1)
+    bad = valid & ((t < 0) | (t >= vocab))
+    n_bad, n_valid = torch.stack([bad.sum(), valid.sum()]).tolist()  # one host sync for both
+    if n_bad:
+        raise ValueError(f"{n_bad} target(s) outside [0, {vocab}) and not ignore_index={ignore_index}, "
+                         f"e.g. {t[bad][0].item()}; mask them or set them to ignore_index")
+    valid_idx = None if n_valid == t.numel() else valid.nonzero().squeeze(1)
+    out = TokenLogprobsFunction.apply(h, w, t, valid_idx, temperature, bool(return_entropy), which,
+                                      chunk_size or default_chunk_size(h.device))
+    if return_entropy:
+        return out[0].view(lead), out[1].view(lead)
+    return out.view(lead)

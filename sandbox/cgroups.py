@@ -1,0 +1,180 @@
+"""Per-run cgroup v1 groups: a pids cap and a memory cap with an honest OOM record.
+
+Covers: creating a ``pids`` and a ``memory`` child group under the caller's own groups (read
+from ``/proc/self/cgroup``), setting ``pids.max`` and ``memory.limit_in_bytes`` (and
+``memory.memsw.limit_in_bytes`` so swap cannot stretch the cap), reading the OOM/fail counters,
+killing every task in the group, and removing the groups.
+Does not cover: cgroup v2 (unified hierarchy) — on a v2-only host :func:`available` says so and
+the backend refuses to claim a pid cap as root (see ``bwrap_backend``); CPU shares or I/O weight.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path("/sys/fs/cgroup")
+PREFIX = "assay-"  # every group this module makes is named assay-<host pid>-<n>
+_counter = itertools.count()
+_lock = threading.Lock()
+
+
+def _own_path(controller: str) -> Path | None:
+    """The caller's group for a v1 controller, e.g. /sys/fs/cgroup/memory/process_api/<id>."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, rel = line.split(":", 2)
+        if controller in controllers.split(","):
+            path = ROOT / controller / rel.lstrip("/")
+            return path if path.is_dir() else None
+    return None
+
+
+def available() -> str | None:
+    """None when per-run pids and memory groups can be made here; otherwise why not."""
+    for controller, probe in (("pids", "pids.max"), ("memory", "memory.limit_in_bytes")):
+        base = _own_path(controller)
+        if base is None:
+            return f"no cgroup v1 '{controller}' controller mounted under {ROOT}"
+        try:
+            group = _make(base)
+        except OSError as e:
+            return f"cannot create a '{controller}' cgroup under {base} ({e.strerror}); run as root"
+        ok = (group / probe).exists()
+        _remove(group)
+        if not ok:
+            return f"cgroup {group} has no {probe}"
+    return None
+
+
+def _make(base: Path) -> Path:
+    with _lock:
+        n = next(_counter)
+    group = base / f"{PREFIX}{os.getpid()}-{n}"
+    group.mkdir()
+    return group
+
+
+def _backoff(attempts: int = 60):
+    """Sleeps of 0.1 ms doubling to 20 ms, about 1 s in all: tasks killed a moment ago are
+    usually gone within a millisecond."""
+    delay = 1e-4
+    for _ in range(attempts):
+        yield
+        time.sleep(delay)
+        delay = min(delay * 2, 0.02)
+
+
+def _remove(group: Path) -> bool:
+    for _ in _backoff():
+        try:
+            group.rmdir()
+            return True
+        except FileNotFoundError:
+            return True
+        except OSError:  # EBUSY: a task is still exiting
+            kill_tasks(group)
+    return False
+
+
+def kill_tasks(group: Path) -> int:
+    """SIGKILL every task in ``group``; returns how many were still listed."""
+    try:
+        pids = [int(p) for p in (group / "cgroup.procs").read_text().split()]
+    except (OSError, ValueError):
+        return 0
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return len(pids)
+
+
+def _read_int(path: Path, default: int = 0) -> int:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return default
+
+
+@dataclass
+class RunGroups:
+    """One run's pids + memory groups. ``procs_files`` are written by the launcher (see
+    bwrap_backend) so every process of the run is born inside them."""
+
+    pids: Path
+    memory: Path
+
+    @classmethod
+    def create(cls, pids_max: int, memory_bytes: int) -> RunGroups:
+        pids_base, mem_base = _own_path("pids"), _own_path("memory")
+        if pids_base is None or mem_base is None:
+            raise OSError("cgroup v1 pids/memory controllers not available")
+        pids = _make(pids_base)
+        try:
+            memory = _make(mem_base)
+        except OSError:
+            _remove(pids)
+            raise
+        groups = cls(pids, memory)
+        try:
+            groups.set_limits(pids_max, memory_bytes)
+        except OSError:
+            groups.destroy()
+            raise
+        return groups
+
+    @property
+    def procs_files(self) -> list[Path]:
+        return [self.pids / "cgroup.procs", self.memory / "cgroup.procs"]
+
+    def set_limits(self, pids_max: int, memory_bytes: int) -> None:
+        (self.pids / "pids.max").write_text(str(pids_max))
+        limit = self.memory / "memory.limit_in_bytes"
+        memsw = self.memory / "memory.memsw.limit_in_bytes"
+        # memsw must stay >= limit at every moment: raise memsw first, lower limit first
+        order = [limit, memsw] if memory_bytes <= _read_int(limit) else [memsw, limit]
+        for path in order:
+            if path.exists():
+                path.write_text(str(memory_bytes))
+
+    def memory_events(self) -> tuple[int, int]:
+        """(OOM kills, times the limit was hit) so far; compare before/after a program."""
+        oom = 0
+        try:
+            for line in (self.memory / "memory.oom_control").read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    oom = int(value)
+        except (OSError, ValueError):
+            pass
+        return oom, _read_int(self.memory / "memory.failcnt")
+
+    def kill_all(self) -> None:
+        for _ in _backoff():
+            if kill_tasks(self.pids) + kill_tasks(self.memory) == 0:
+                return
+
+    def destroy(self) -> bool:
+        """Kill what is left and remove both groups; False if a group could not be removed."""
+        self.kill_all()
+        return _remove(self.pids) & _remove(self.memory)
+
+
+def leftover_groups() -> list[Path]:
+    """Groups made by this process that still exist (tests count them)."""
+    found = []
+    for controller in ("pids", "memory"):
+        base = _own_path(controller)
+        if base is not None:
+            found += sorted(base.glob(f"{PREFIX}{os.getpid()}-*"))
+    return found
