@@ -263,8 +263,8 @@ def _build_image_cmd(args: argparse.Namespace) -> int:
             return 0
         build_image(args.tag, args.method)
     except Exception as e:  # the CLI prints one line, not a traceback
-        print(f"assay sandbox build-image: {e}", file=sys.stderr)
-        return 1
+        print(f"assay: error: build-image: {e}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -74,7 +74,9 @@ class GRPOTrainer:
             while self.step < cfg.steps:
                 started = time.perf_counter()
                 trajectories, rollout_stats = self.rollout()  # sample G episodes per task
+                errors = sum(1 for t in trajectories if t.verdict is not None and t.verdict.error)
                 rewards, kept = self.score(trajectories)  # env rewards, error policy, overlong penalty
+                rollout_stats["errors"] = float(errors)
                 if not kept:
                     self._log({"step": self.step + 1, "skipped": 1, **rollout_stats})
                     self.step += 1
@@ -190,9 +192,8 @@ class GRPOTrainer:
 
     def _reward_stats(self, rewards: torch.Tensor, trajectories: list[Trajectory]) -> dict:
         passed = [t.verdict.passed for t in trajectories if t.verdict is not None]
-        errors = sum(1 for t in trajectories if t.verdict is not None and t.verdict.error)
         return {"reward": float(rewards.mean()) if rewards.numel() else 0.0,
-                "accuracy": sum(passed) / max(len(passed), 1), "errors": float(errors),
+                "accuracy": sum(passed) / max(len(passed), 1),
                 "response_len": float(sum(sum(t.loss_mask) for t in trajectories) / max(len(trajectories), 1))}
 
     def _start_logging(self) -> None:

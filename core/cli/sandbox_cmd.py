@@ -37,11 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--image", default=None, help="Docker image to check (default: the one assay builds)")
     d.set_defaults(run=doctor_cmd)
 
-    b = s.add_parser("build-image", help="build the Docker sandbox image locally (no registry)",
-                     description="Build the image the Docker backend runs in, from the host's Python or by debootstrap.")
-    b.add_argument("--tag", default=None, help="image tag (default: assay's per-Python tag)")
-    b.add_argument("--method", default="host", choices=["host", "debootstrap"], help="default: host")
-    b.set_defaults(run=build_image_cmd)
+    from assay.sandbox.image import add_build_image_parser
+
+    add_build_image_parser(s)
 
 
 def _limits(args: argparse.Namespace):
@@ -93,15 +91,3 @@ def doctor_cmd(args: argparse.Namespace) -> int:
     choice = auto_choice(report)
     print(f"auto -> {choice}" if choice else "auto -> none: sandboxed code cannot run here (see the fixes above)")
     return 0 if choice else 1
-
-
-def build_image_cmd(args: argparse.Namespace) -> int:
-    try:
-        from assay.sandbox.image import build_image
-    except ImportError as e:
-        raise AssayError(f"the Docker image builder is not available: {e}") from e
-    try:
-        build_image(args.tag, method=args.method)
-    except (ValueError, RuntimeError, OSError) as e:
-        raise AssayError(str(e)) from e
-    return 0

@@ -29,3 +29,27 @@ class EchoEnv(gymnasium.Env):
         ok = action == self.first
         verdict = Verdict(float(ok), ok, {"correctness": float(ok)})
         return "", float(ok), True, False, {"verdict": verdict, "provenance": Provenance(env_id="test/echo", seed=None)}
+
+
+class LengthEnv(gymnasium.Env):
+    """Single turn; reward = share of the response's characters that are digits, so even a random
+    policy gets rewards that differ within a group. Every ``crash_every``-th step raises."""
+
+    calls = 0
+
+    def __init__(self, crash_every: int = 0):
+        self.observation_space, self.action_space = FreeText(), FreeText()
+        self.crash_every = crash_every
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.task = (options or {}).get("task") or Task(f"len-{seed}", "Write digits.")
+        return self.task.prompt, {"task": self.task}
+
+    def step(self, action):
+        LengthEnv.calls += 1
+        if self.crash_every and LengthEnv.calls % self.crash_every == 0:
+            raise RuntimeError("simulated environment crash")
+        share = sum(c.isdigit() for c in action) / max(len(action), 1)
+        verdict = Verdict(share, share > 0.5, {"digits": share})
+        return "", share, True, False, {"verdict": verdict, "provenance": Provenance(env_id="assay/test-length-v0")}
