@@ -1,0 +1,33 @@
+"""``assay serve MODEL``: serve a local model over an OpenAI-compatible completions API."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="serve a local model over an OpenAI-compatible /v1/completions API",
+                       description="Serve a local Hugging Face model directory over /v1/completions (loopback by default).")
+    p.add_argument("model", metavar="MODEL", help="a Hugging Face model directory, or 'tiny'")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    p.add_argument("--name", help="model name reported by the API (default: the directory name)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from assay.trainer.generators.hf import HFGenerator
+    from assay.trainer.policy import load_policy
+    from assay.trainer.serve import CompletionServer
+
+    model, tokenizer = load_policy(args.model, tempfile.mkdtemp(prefix="assay-serve-"))
+    server = CompletionServer(HFGenerator(model, tokenizer), args.name or Path(args.model).name, args.host, args.port)
+    print(f"serving {args.model} at {server.url}  (Ctrl-C to stop)", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.shutdown()
+    return 0

@@ -1,0 +1,117 @@
+"""``assay serve MODEL``: a local model behind an OpenAI-compatible ``/v1/completions`` API.
+
+Enough of the API for RL rollouts, with vLLM's extensions: ``prompt`` may be token ids (a list of
+ints, or a list of such lists), and ``return_tokens_as_token_ids`` makes ``logprobs.tokens`` read
+``"token_id:<id>"`` so the client gets the exact ids sampled. Served from this process with
+:class:`~assay.trainer.generators.hf.HFGenerator`; requests are handled one at a time (the model
+is not thread-safe), each batched over its prompts and ``n``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from assay.protocols import SamplingParams
+from assay.trainer.generators.hf import HFGenerator
+
+
+class CompletionServer:
+    def __init__(self, generator: HFGenerator, model_name: str, host: str = "127.0.0.1", port: int = 8000):
+        self.generator, self.model_name = generator, model_name
+        self.lock = threading.Lock()
+        handler = type("Handler", (_Handler,), {"server_state": self})
+        self.httpd = ThreadingHTTPServer((host, port), handler)
+        self.httpd.daemon_threads = True
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def serve_forever(self) -> None:
+        self.httpd.serve_forever(poll_interval=0.2)
+
+    def start_background(self) -> threading.Thread:
+        thread = threading.Thread(target=self.serve_forever, name="assay-serve", daemon=True)
+        thread.start()
+        return thread
+
+    def shutdown(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def complete(self, body: dict) -> dict:
+        prompts = _prompts(body.get("prompt"), self.generator.tokenizer)
+        n = int(body.get("n", 1))
+        if not 1 <= n <= 64:
+            raise ValueError("n must be in [1, 64]")
+        stop = body.get("stop") or ()
+        params = SamplingParams(
+            max_new_tokens=int(body.get("max_tokens", 16)),
+            temperature=float(body.get("temperature", 1.0)),
+            top_p=float(body.get("top_p", 1.0)),
+            stop=tuple([stop] if isinstance(stop, str) else stop),
+            seed=body.get("seed"),
+        )
+        with self.lock:
+            gens = self.generator.generate([p for p in prompts for _ in range(n)], params)
+        as_ids = bool(body.get("return_tokens_as_token_ids"))
+        tok = self.generator.tokenizer
+        choices = []
+        for i, g in enumerate(gens):
+            choice = {"index": i, "text": g.text, "finish_reason": "length" if g.finish_reason == "length" else "stop"}
+            if body.get("logprobs") is not None:
+                tokens = [f"token_id:{t}" if as_ids else tok.convert_ids_to_tokens(t) for t in g.token_ids]
+                choice["logprobs"] = {"tokens": tokens, "token_logprobs": list(g.logprobs)}
+            choices.append(choice)
+        usage = {"prompt_tokens": sum(len(p) for p in prompts) * n, "completion_tokens": sum(len(g.token_ids) for g in gens)}
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        return {"id": f"cmpl-{uuid.uuid4().hex[:12]}", "object": "text_completion", "created": int(time.time()),
+                "model": self.model_name, "choices": choices, "usage": usage}
+
+
+def _prompts(prompt, tokenizer) -> list[list[int]]:
+    if isinstance(prompt, str):
+        return [tokenizer.encode(prompt, add_special_tokens=False)]
+    if isinstance(prompt, list) and prompt and all(isinstance(x, int) for x in prompt):
+        return [prompt]
+    if isinstance(prompt, list) and prompt and all(isinstance(x, (str, list)) for x in prompt):
+        return [p for item in prompt for p in _prompts(item, tokenizer)]
+    raise ValueError("prompt must be a string, a list of token ids, or a list of those")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_state: CompletionServer
+
+    def log_message(self, format, *args):  # quiet: one line per request would drown training logs
+        pass
+
+    def _send(self, status: HTTPStatus, payload: dict) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        if self.path.rstrip("/") == "/v1/models":
+            self._send(HTTPStatus.OK, {"object": "list", "data": [{"id": self.server_state.model_name, "object": "model"}]})
+        else:
+            self._send(HTTPStatus.NOT_FOUND, {"error": {"message": f"no route {self.path}"}})
+
+    def do_POST(self):
+        if self.path.rstrip("/") != "/v1/completions":
+            self._send(HTTPStatus.NOT_FOUND, {"error": {"message": f"no route {self.path}; use /v1/completions"}})
+            return
+        try:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = json.loads(self.rfile.read(length) or b"{}")
+            self._send(HTTPStatus.OK, self.server_state.complete(body))
+        except (ValueError, TypeError, KeyError) as e:
+            self._send(HTTPStatus.BAD_REQUEST, {"error": {"message": str(e), "type": "invalid_request_error"}})
