@@ -56,11 +56,6 @@ def setup_naive(device: str, N: int, D: int, V: int, dtype: str = "bf16", **kw):
     return _runner(lambda: naive(h, w, t), h, w), Work(flops=6.0 * N * D * V)
 
 
-def setup_reference(device: str, N: int, D: int, V: int, dtype: str = "bf16", **kw):
-    h, w, t = _inputs(device, N, D, V, dtype)
-    return _runner(lambda: token_logprobs_reference(h, w, t), h, w), Work(flops=6.0 * N * D * V)
-
-
 def setup_compiled(device: str, N: int, D: int, V: int, dtype: str = "bf16", **kw):
     h, w, t = _inputs(device, N, D, V, dtype)
     compiled = torch.compile(naive)
@@ -83,11 +78,48 @@ def setup_liger(device: str, N: int, D: int, V: int, dtype: str = "bf16", **kw):
     return _runner(logprobs, h, w), Work(flops=8.0 * N * D * V)
 
 
-def setup_verl(device: str, N: int, D: int, V: int, dtype: str = "bf16", **kw):
+def _verl_linear_cross_entropy():
+    """verl's fused kernel, loaded without ``verl/__init__.py``.
+
+    verl's package import pulls in Ray, tensordict, omegaconf and more, none of which the kernel
+    needs; its two kernel files only use ``verl.utils.device``. When the full import fails, empty
+    parent packages and a small CUDA-only ``verl.utils.device`` are put in ``sys.modules`` so the
+    kernel files load as they are (nothing of verl's kernel code is changed).
+    """
     try:
         from verl.utils.kernel.linear_cross_entropy import linear_cross_entropy
-    except ImportError as e:
-        raise ImportError("verl not installed (pip install verl)") from e
+
+        return linear_cross_entropy
+    except ImportError:
+        pass
+    import importlib.util
+    import sys
+    import types
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("verl")  # locates the package without running its __init__
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("verl not installed (pip install verl)")
+    for name in [k for k in sys.modules if k == "verl" or k.startswith("verl.")]:
+        del sys.modules[name]  # drop what the failed import left half-initialised
+    root = Path(list(spec.submodule_search_locations)[0])
+    for name, folder in (("verl", root), ("verl.utils", root / "utils"), ("verl.utils.kernel", root / "utils" / "kernel")):
+        package = types.ModuleType(name)
+        package.__path__ = [str(folder)]
+        sys.modules[name] = package
+    device = types.ModuleType("verl.utils.device")
+    device.is_cuda_available = torch.cuda.is_available()
+    device.get_device_name = lambda: "cuda"
+    device.get_torch_device = lambda: torch.cuda
+    device.get_device_capability = lambda device_id=0: torch.cuda.get_device_capability(device_id)
+    sys.modules["verl.utils.device"] = device
+    from verl.utils.kernel.linear_cross_entropy import linear_cross_entropy
+
+    return linear_cross_entropy
+
+
+def setup_verl(device: str, N: int, D: int, V: int, dtype: str = "bf16", **kw):
+    linear_cross_entropy = _verl_linear_cross_entropy()
     h, w, t = _inputs(device, N, D, V, dtype)
 
     def logprobs() -> torch.Tensor:

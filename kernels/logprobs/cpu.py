@@ -2,7 +2,8 @@
 
 The same two steps as ``triton_kernels.py`` with the same signatures, so ``op.py`` runs one chunk
 loop for both backends and the memory property is the loop's: at most one ``[R, C]`` chunk of
-logits lives at once, plus one fp32 scratch of the same size here (``exp`` of it). Everything is
+logits lives at once, plus, for bf16/fp16 inputs or when the entropy is wanted, one fp32 scratch
+of the same size. Everything is
 done in place on the chunk where torch allows, because on a CPU the elementwise passes over the
 chunk, not the FLOPs, are what a chunk costs beyond its matmuls; a chunk small enough to stay in
 the last-level cache makes those passes cheap (see ``op.CPU_CHUNK_BYTES``).
@@ -39,9 +40,11 @@ def forward_chunk(logits, targets, col_offset, row_max, row_sum, row_ent, target
 
     m_b = z.amax(dim=1)
     z.sub_(m_b.unsqueeze(1))  # z - max <= 0
-    e = torch.exp(z)
-    s_b = e.sum(dim=1)
-    t_b = e.mul_(z).sum(dim=1) if with_entropy else None
+    if with_entropy:
+        e = torch.exp(z)
+        s_b, t_b = e.sum(dim=1), e.mul_(z).sum(dim=1)
+    else:  # in place: no scratch at all
+        s_b, t_b = z.exp_().sum(dim=1), None
     if first:
         row_max.copy_(m_b)
         row_sum.copy_(s_b)
@@ -67,18 +70,18 @@ def backward_chunk(logits, targets, col_offset, lse, entropy, grad_logp, grad_en
         return
     z = _scaled(logits, temperature)
     z.sub_(lse.unsqueeze(1))  # log p
-    p = torch.exp(z)
-    if grad_ent is not None:
-        g = z.add_(entropy.unsqueeze(1)).mul_(p).mul_(-grad_ent.unsqueeze(1))
-        if grad_logp is not None:
-            g.sub_(p.mul_(grad_logp.unsqueeze(1)))
+    # 1/T folded into the per-row coefficients: one pass fewer over the chunk.
+    g_logp = None if grad_logp is None else grad_logp / temperature
+    if grad_ent is None:
+        g = z.exp_().mul_(-g_logp.unsqueeze(1))
     else:
-        g = p.mul_(-grad_logp.unsqueeze(1))
-    if grad_logp is not None:
+        p = torch.exp(z)
+        g = z.add_(entropy.unsqueeze(1)).mul_(p).mul_(-(grad_ent / temperature).unsqueeze(1))
+        if g_logp is not None:
+            g.sub_(p.mul_(g_logp.unsqueeze(1)))
+    if g_logp is not None:
         local = targets - col_offset
         here = ((local >= 0) & (local < n_cols)).nonzero().squeeze(1)
-        g.index_put_((here, local[here]), grad_logp[here], accumulate=True)
-    if temperature != 1.0:
-        g.div_(temperature)
+        g.index_put_((here, local[here]), g_logp[here], accumulate=True)
     if g.data_ptr() != logits.data_ptr():
         logits.copy_(g)

@@ -9,9 +9,11 @@ training and in vLLM), and a backend (``triton_kernels`` on CUDA, ``cpu`` otherw
 chunk, upcast to fp32, into per-row running statistics (online log-sum-exp, target logit,
 entropy sum). Chunking over V rather than over rows (Liger's choice) because of the backward:
 
-* each vocabulary slab's weight gradient ``grad_logits[:, v0:v1].T @ hidden`` is complete after
-  one chunk (one row block), so it is written once, in full precision, with no ``[V, D]`` fp32
-  accumulator (2.5 GB at V=151936, D=4096) and no repeated bf16 rounding of a running sum;
+* each vocabulary slab's weight gradient ``grad_logits[:, v0:v1].T @ hidden`` is finished
+  before the next slab starts: written once by one matmul when all rows fit one block (the usual
+  case), else summed over the row blocks in a ``[C, D]`` fp32 slab. Either way there is no
+  ``[V, D]`` fp32 accumulator (2.5 GB at V=151936, D=4096) and no repeated bf16 rounding of a
+  running sum, which a row-chunked loop needs one or the other of;
 * what accumulates across chunks is the hidden gradient, ``[N, D]`` in fp32, which is small
   (128 MiB at N=8192, D=4096).
 
@@ -22,9 +24,16 @@ gradient matmuls on that buffer. FLOPs: 2·N·D·V forward + 2·N·D·V recomput
 Rows whose target is ``ignore_index`` or whose ``mask`` is False are dropped before any matmul
 (``index_select``) and their zeros scattered back, so padding and prompt tokens cost nothing.
 
-Budget: a chunk holds at most ``chunk_size`` logits (rows × columns). The default keeps its fp32
-size at ``CUDA_CHUNK_BYTES`` (256 MiB) on GPUs and ``CPU_CHUNK_BYTES`` on CPUs, where staying
-inside the last-level cache matters more than matmul width (measured: bench.py).
+Budget: a chunk holds at most ``chunk_size`` logits (rows × columns; ``MIN_CHUNK_COLS`` columns
+at least). The default keeps its fp32 size at ``CUDA_CHUNK_BYTES`` (256 MiB; the bf16 buffer itself
+is half that) on GPUs and ``CPU_CHUNK_BYTES`` (8 MiB) on CPUs. On a CPU the chunk must stay in
+the last-level cache: on the 2-core EPYC dev box (L3 32 MiB) ``exp`` over a 32 MiB chunk cost
+~3x per element what it costs over 4 MiB, while the chunk matmuls ran at the full-GEMM rate
+(~100 GFLOP per CPU-second) from 512x2048 up. Measured there with
+``python -m assay.kernels.logprobs.bench`` (N=4096, D=512, V=32000, fp32, fwd+bwd, load avg ~4):
+3.08 s and 116 MiB peak extra vs naive 2.76 s and 1524 MiB (1.12x the time, 1/13 the memory).
+The many small parallel regions make this path sensitive to a busy machine (1.5-4x naive at
+load avg 7-8, where naive's few large ops suffer less).
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ from __future__ import annotations
 import types
 
 import torch
+from torch.autograd.function import once_differentiable
 
 from assay.kernels import dispatch
 from assay.kernels.logprobs import cpu as cpu_backend
@@ -176,6 +186,7 @@ class TokenLogprobsFunction(torch.autograd.Function):
         return logp, _scatter(ent_v, valid_idx, hidden.shape[0])
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_logp, grad_ent=None):
         hidden, weight, targets, valid_idx, lse, ent_v = ctx.saved_tensors
         need_hidden, need_weight = ctx.needs_input_grad[0], ctx.needs_input_grad[1]

@@ -126,6 +126,22 @@ def test_single_output_gradients(backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_frozen_lm_head(backend, monkeypatch):
+    """weight.requires_grad=False: hidden's gradient is right and no weight-gradient matmul runs."""
+    hidden, weight, targets, mask, g_logp, _ = make_inputs(5, 24, 1000)
+    weight.requires_grad_(False)
+    mms = []
+    real_mm = torch.mm
+    monkeypatch.setattr(torch, "mm", lambda a, b, **k: mms.append(a.shape) or real_mm(a, b, **k))
+    (token_logprobs(hidden, weight, targets, mask=mask, backend=backend) * g_logp).sum().backward()
+    got = hidden.grad.clone()
+    assert len(mms) == 2  # forward logits + backward recompute; hidden's gradient uses addmm_
+    hidden.grad = None
+    (token_logprobs_reference(hidden, weight, targets, mask=mask) * g_logp).sum().backward()
+    torch.testing.assert_close(got, hidden.grad, **TOL[torch.float32])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_gradcheck_float64(backend):
     """Analytic gradients of both outputs against finite differences (fp64 runs under the interpreter)."""
     hidden, weight, targets, mask, _, _ = make_inputs(5, 3, 6, torch.float64, seed=1)
