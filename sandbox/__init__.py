@@ -4,10 +4,13 @@ Covered (bubblewrap backend, the default on Linux; details in ``bwrap_backend``)
 - new user/pid/net/ipc/uts/cgroup namespaces per run; no network unless ``Limits.network``
   (loopback inside the sandbox works); no capabilities; no further user namespaces;
 - the host is visible only as a read-only runtime (/usr, the /lib* links, assay's Python,
-  two files of /etc); no home directories, repository, host environment or host /proc;
+  /etc/ld.so.cache, /etc/alternatives, /etc/localtime); no home directories, repository, host environment or host /proc;
   private size-capped tmpfs for /work (the cwd), /tmp and /dev/shm;
-- caps on wall time, CPU time (per process), memory (cgroup, OOM recorded), processes+threads
-  (pids cgroup) and output (per stream, the run is killed at the cap and flagged);
+- caps on wall time (the whole process tree), CPU time (*per process*: RLIMIT_CPU in whole
+  seconds, so a tree of processes can use more in total, up to ``wall_s``), memory (memory
+  cgroup, OOM recorded), processes+threads (pids cgroup) and output (per stream, the run is
+  killed at the cap and flagged). Without cgroup v1 (only allowed for a non-root caller) memory
+  and processes fall back to per-process RLIMIT_AS and per-uid RLIMIT_NPROC;
 - every process of a run is dead and its cgroups removed before ``run`` returns;
 - sessions (one sandbox across calls) and pools (warm sandboxes that fork a fresh child per
   program, same isolation between programs) for throughput;

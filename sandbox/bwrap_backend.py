@@ -5,15 +5,16 @@ What a run gets (see ``_mounts`` and ``launch_argv``):
   make further user namespaces; no capabilities (it runs as uid/gid 1000 inside, which is the
   caller's uid outside: host root when assay runs as root, but with every capability dropped).
 - A read-only view of the host runtime: /usr, the /bin /lib* /sbin links, the Python that runs
-  assay (``sys.base_prefix``), ``/etc/ld.so.cache`` and ``/etc/alternatives``. Nothing else of
-  the host: no home directories, no /etc/passwd, no repository, no environment (``--clearenv``;
-  PATH, HOME, LANG, TMPDIR only). ``/`` itself is remounted read-only.
+  assay (``sys.base_prefix``), ``/etc/ld.so.cache``, ``/etc/alternatives`` and
+  ``/etc/localtime``. Nothing else of the host: no home directories, no /etc/passwd, no
+  repository, no environment (``--clearenv``; PATH, HOME, LANG, TMPDIR only). ``/`` itself is
+  remounted read-only.
 - Private tmpfs mounts for /work (the cwd, where ``files`` land), /tmp and /dev/shm, each capped
   at ``disk_mb``; a fresh /proc with /proc/sys read-only (without that, uid 0 outside could write
   host sysctls); a minimal read-only /dev (null, zero, full, random, urandom, tty).
 - Caps: ``pids.max`` and ``memory.limit_in_bytes`` in per-run cgroup v1 groups the launcher
-  joins before bwrap starts (so nothing escapes them), RLIMIT_CPU per process, the wall timer,
-  per-stream output caps. tmpfs pages count against the memory cgroup too.
+  joins before it execs bwrap (so nothing escapes them), RLIMIT_CPU per process (whole seconds),
+  the wall timer, per-stream output caps. tmpfs pages count against the memory cgroup too.
 - End of run: bwrap's pid 1 dies with the launcher (``--die-with-parent``), the kernel kills the
   whole pid namespace, then every task left in the run's cgroups is killed and the groups removed.
 
@@ -109,11 +110,17 @@ def launch_argv(bwrap: list[str], limits: Limits, groups: cgroups.RunGroups | No
     """``sh -c`` joins the run's cgroups and sets rlimits, then execs bwrap, so bwrap and all it
     starts are born inside the groups (no window in which a fork escapes them). ``cpu=False``
     for a long-lived agent, which sets RLIMIT_CPU per program instead."""
-    steps = [f"echo $$ > {shlex.quote(str(p))}" for p in (groups.procs_files if groups else [])]
+    # ``echo 0 > tasks``: the (single-threaded) shell moves *itself*. Moving another process by
+    # pid through ``cgroup.procs`` takes the kernel's global threadgroup lock, whose write side
+    # waits for an RCU grace period: 10-20 ms per run on a busy machine. A task moving itself
+    # through ``tasks`` skips that lock (kernel/cgroup: cgroup_procs_write_start), and for a
+    # process with one thread it is the same move.
+    steps = [f"echo 0 > {shlex.quote(str(p))}" for p in (groups.tasks_files if groups else [])]
     cpu_s = max(1, math.ceil(limits.cpu_s))  # soft: SIGXCPU (reported as timed out); hard: SIGKILL
     steps += ["ulimit -c 0"] + ([f"ulimit -S -t {cpu_s}", f"ulimit -H -t {cpu_s + 1}"] if cpu else [])
     if groups is None and cpu:  # no memory/pids cgroup: address-space and per-uid process caps instead
-        steps += [f"ulimit -v {limits.memory_mb << 10}", f"ulimit -u {limits.pids + PID_OVERHEAD}"]
+        nproc = limits.pids + PID_OVERHEAD  # bash spells RLIMIT_NPROC -u, dash -p
+        steps += [f"ulimit -v {limits.memory_mb << 10}", f"{{ ulimit -u {nproc} 2>/dev/null || ulimit -p {nproc}; }}"]
     script = " && ".join(steps) + ' && exec "$@"'
     return ["/bin/sh", "-c", script, "sh", *bwrap]
 

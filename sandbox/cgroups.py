@@ -11,7 +11,9 @@ the backend refuses to claim a pid cap as root (see ``bwrap_backend``); CPU shar
 from __future__ import annotations
 
 import itertools
+import math
 import os
+import select
 import signal
 import threading
 import time
@@ -22,6 +24,7 @@ ROOT = Path("/sys/fs/cgroup")
 PREFIX = "assay-"  # every group this module makes is named assay-<host pid>-<n>
 _counter = itertools.count()
 _lock = threading.Lock()
+KILL_TIMEOUT_S = 1.0  # how long killed tasks may take to exit before we give up on a group
 
 
 def _own_path(controller: str) -> Path | None:
@@ -85,12 +88,71 @@ def _remove(group: Path) -> bool:
     return False
 
 
-def kill_tasks(group: Path) -> int:
-    """SIGKILL every task in ``group``; returns how many were still listed."""
+def _listed(group: Path) -> set[int]:
     try:
-        pids = [int(p) for p in (group / "cgroup.procs").read_text().split()]
+        return {int(p) for p in (group / "cgroup.procs").read_text().split()}
     except (OSError, ValueError):
-        return 0
+        return set()
+
+
+def kill_and_wait(groups: list[Path], timeout: float = KILL_TIMEOUT_S) -> bool:
+    """SIGKILL every process in ``groups`` and block until each has exited; False if some were
+    still listed at the deadline.
+
+    Waits on pidfds instead of sleep-polling: a pidfd turns readable once its process has exited,
+    and by then the kernel has taken it out of its cgroups, so the groups can be removed at once.
+    Rounds repeat until the groups list nobody (a process may fork between the read and the
+    kill). Each pid is re-checked against the groups *after* its pidfd is open, so a recycled pid
+    number never gets a signal meant for a process of the run: the pidfd pins the process, and if
+    the number is still listed then, the pinned process is the listed one.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = set().union(*map(_listed, groups))
+        if not listed:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        fds: dict[int, int] = {}
+        try:
+            no_fd = []
+            for pid in listed:
+                try:
+                    fds[pid] = os.pidfd_open(pid)
+                except ProcessLookupError:  # exited since the read
+                    pass
+                except OSError:  # out of fds (a huge fork bomb): plain kill, waited for next round
+                    no_fd.append(pid)
+            still = set().union(*map(_listed, groups))
+            for pid in still.intersection(no_fd):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            poller = select.poll()  # not select(): the caller's fds may be numbered past 1024
+            waiting = 0
+            for pid, fd in fds.items():
+                if pid in still:
+                    try:
+                        signal.pidfd_send_signal(fd, signal.SIGKILL)
+                    except ProcessLookupError:
+                        continue
+                    poller.register(fd, select.POLLIN)
+                    waiting += 1
+            while waiting and (left := deadline - time.monotonic()) > 0:
+                for fd, _ in poller.poll(math.ceil(left * 1e3)):
+                    poller.unregister(fd)
+                    waiting -= 1
+            if no_fd and not waiting:
+                time.sleep(0.001)  # only plain kills this round: do not spin while they exit
+        finally:
+            for fd in fds.values():
+                os.close(fd)
+
+
+def kill_tasks(group: Path) -> int:
+    """SIGKILL every task in ``group`` without waiting; returns how many were still listed."""
+    pids = _listed(group)
     for pid in pids:
         try:
             os.kill(pid, signal.SIGKILL)
@@ -108,7 +170,7 @@ def _read_int(path: Path, default: int = 0) -> int:
 
 @dataclass
 class RunGroups:
-    """One run's pids + memory groups. ``procs_files`` are written by the launcher (see
+    """One run's pids + memory groups. ``tasks_files`` are written by the launcher (see
     bwrap_backend) so every process of the run is born inside them."""
 
     pids: Path
@@ -134,8 +196,9 @@ class RunGroups:
         return groups
 
     @property
-    def procs_files(self) -> list[Path]:
-        return [self.pids / "cgroup.procs", self.memory / "cgroup.procs"]
+    def tasks_files(self) -> list[Path]:
+        """Where a launcher writes ``0`` to move itself in (see ``bwrap_backend.launch_argv``)."""
+        return [self.pids / "tasks", self.memory / "tasks"]
 
     def set_limits(self, pids_max: int, memory_bytes: int) -> None:
         (self.pids / "pids.max").write_text(str(pids_max))
@@ -159,10 +222,9 @@ class RunGroups:
             pass
         return oom, _read_int(self.memory / "memory.failcnt")
 
-    def kill_all(self) -> None:
-        for _ in _backoff():
-            if kill_tasks(self.pids) + kill_tasks(self.memory) == 0:
-                return
+    def kill_all(self) -> bool:
+        """Kill every process of the run and wait until all have exited (see ``kill_and_wait``)."""
+        return kill_and_wait([self.pids, self.memory])
 
     def destroy(self) -> bool:
         """Kill what is left and remove both groups; False if a group could not be removed."""

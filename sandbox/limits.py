@@ -14,12 +14,26 @@ _MAX_DISK_MB = 1 << 20
 
 @dataclass(frozen=True)
 class Limits:
-    """Caps for one run. Every field is enforced by every backend (see each backend's docstring
-    for how); ``network=False`` means no network at all, loopback inside the sandbox excepted."""
+    """Caps for one run. Each backend enforces every field, but not every field the same way or
+    over the same scope (each backend's docstring says how):
+
+    - ``wall_s`` bounds the whole process tree: everything is killed at the limit.
+    - ``cpu_s`` is **per process**: ``RLIMIT_CPU``, rounded up to whole seconds (SIGXCPU at the
+      soft limit, SIGKILL one second later). A tree of processes can use more CPU in total; the
+      tree as a whole is bounded only by ``wall_s``.
+    - ``memory_mb`` caps the run's memory cgroup (tmpfs pages included) where one is available,
+      otherwise each process's address space (``RLIMIT_AS``; bwrap without cgroups).
+    - ``pids`` caps processes + threads alive at once (pids cgroup; ``RLIMIT_NPROC`` for bwrap
+      without cgroups, which counts the caller's uid host-wide).
+    - ``output_bytes`` is per stream; ``disk_mb`` caps each private tmpfs (/work, /tmp, /dev/shm).
+    - ``network=False`` means no network at all, loopback inside the sandbox excepted.
+
+    Sessions and pools fix ``disk_mb`` and ``network`` (and, for Docker sessions, ``memory_mb``
+    and ``pids``) when they start; a call's other limits apply per call."""
 
     wall_s: float = 10.0  # wall-clock time; the whole process tree is killed at the limit
-    cpu_s: float = 10.0  # CPU time of the process tree
-    memory_mb: int = 1024  # address space / memory cgroup limit
+    cpu_s: float = 10.0  # CPU seconds per process (RLIMIT_CPU); the tree is bounded by wall_s
+    memory_mb: int = 1024  # memory cgroup limit (address space per process without cgroups)
     pids: int = 64  # processes + threads the run may have at once
     output_bytes: int = 1 << 20  # per stream (stdout, stderr); the rest is dropped, flagged truncated
     disk_mb: int = 256  # size of the private writable work directory
