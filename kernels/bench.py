@@ -77,7 +77,9 @@ def write_report(path: Path, rows: list[Row], device: str, repeats: int, command
         f"- Device: {device_name(device)} ({device})",
         f"- torch {torch.__version__}; date {datetime.datetime.now().isoformat(timespec='seconds')}; commit {commit}",
         f"- Each time is the median of {repeats} runs after a warm-up (forward + backward where differentiable).",
-        "  Peak extra = peak memory above the inputs during the runs. `vs first` = first row's time / this row's time.",
+        "  Peak extra = peak memory above the inputs during the runs. The last column is this row's time divided by",
+        "  the first row's (assay's) time for the same op and shape: above 1 the baseline is slower.",
+        "",
         "",
     ]
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -137,7 +137,7 @@ def measure(case: Case, device: str = "cpu", repeats: int = 5, warmup: int = 1, 
 
 
 def to_markdown(rows: list[Row]) -> str:
-    lines = ["| op | shape | implementation | time (ms) | peak extra (MiB) | throughput | vs first |",
+    lines = ["| op | shape | implementation | time (ms) | peak extra (MiB) | throughput | time / first row's |",
              "|---|---|---|---:|---:|---|---:|"]
     first: dict[tuple[str, str], float] = {}
     for r in rows:
@@ -146,7 +146,7 @@ def to_markdown(rows: list[Row]) -> str:
             lines.append(f"| {r.case.op} | {r.case.shape} | {r.case.impl} | - | - | error: {r.error} | - |")
             continue
         first.setdefault(key, r.time_ms)
-        ratio = first[key] / r.time_ms if r.time_ms else float("nan")
+        ratio = r.time_ms / first[key] if first[key] else float("nan")
         lines.append(f"| {r.case.op} | {r.case.shape} | {r.case.impl} | {r.time_ms:.2f} | {r.peak_extra_mib:.1f} | "
                      f"{r.throughput} | {ratio:.2f}x |")
     return "\n".join(lines)
