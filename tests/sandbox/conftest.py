@@ -37,9 +37,12 @@ def children_of(pid: int) -> list[int]:
 
 
 def leftovers() -> dict:
+    """Our live descendants and assay cgroups. Compare against a snapshot taken before the runs:
+    other suites' long-lived helpers (e.g. the math verifier's worker processes, children of
+    this pytest process) are not a sandbox's leftovers."""
     from assay.sandbox.cgroups import leftover_groups
 
-    return {"processes": children_of(os.getpid()), "cgroups": leftover_groups()}
+    return {"processes": sorted(children_of(os.getpid())), "cgroups": leftover_groups()}
 
 
 @pytest.fixture(scope="session")
@@ -57,8 +60,9 @@ def sandbox(bwrap_ready):
     from assay.sandbox import Sandbox
 
     box = Sandbox("bwrap")
+    before = leftovers()
     yield box
-    assert leftovers() == {"processes": [], "cgroups": []}, "a run left something behind"
+    assert leftovers() == before, "a run left something behind"
 
 
 def assert_clean(result, limits) -> None:

@@ -14,9 +14,10 @@ from tests.sandbox.conftest import assert_clean, leftovers
 
 @pytest.fixture(scope="module")
 def pool(bwrap_ready):
+    before = leftovers()
     with SandboxPool(workers=1, limits=Limits(wall_s=5, disk_mb=16)) as p:
         yield p
-    assert leftovers() == {"processes": [], "cgroups": []}
+    assert leftovers() == before
 
 
 def test_files_of_the_previous_program_are_gone(pool):

@@ -22,12 +22,12 @@ def _temp_entries() -> set[str]:
 
 
 def test_1000_timing_out_runs_leave_nothing_behind(sandbox):
-    mounts, temps = _mounts(), _temp_entries()
+    mounts, temps, before = _mounts(), _temp_entries(), leftovers()
     lim = Limits(wall_s=0.05)
     for _ in range(1000):
         r = sandbox.run(["sleep", "10"], limits=lim)
         assert r.timed_out and r.exit_code == -9
-    assert leftovers() == {"processes": [], "cgroups": []}
+    assert leftovers() == before
     assert _mounts() == mounts
     assert _temp_entries() == temps
 
