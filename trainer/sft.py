@@ -20,6 +20,8 @@ from assay.trainer.tiny import build_model, build_tokenizer
 
 @dataclass(frozen=True)
 class SFTConfig:
+    """Settings of ``assay pretrain-tiny`` (one docstring per field, as in GRPOConfig)."""
+
     out: str = "runs/tiny-sft"
     """Directory the warm-started model is written to."""
     env_id: str = "assay/arithmetic-v0"
@@ -34,6 +36,14 @@ class SFTConfig:
     """AdamW learning rate."""
     seed: int = 0
     """Seed of the model initialisation and the task draw (seeds below 10**9, disjoint from evaluation)."""
+
+    def __post_init__(self) -> None:
+        from assay.config import ConfigError
+
+        if self.steps < 1 or self.batch_size < 1:
+            raise ConfigError(f"steps and batch_size must be >= 1, got {self.steps} and {self.batch_size}")
+        if self.lr <= 0:
+            raise ConfigError(f"lr must be > 0, got {self.lr}")
 
 
 def example_ids(tokenizer, prompt_messages: list[dict], answer: str) -> tuple[list[int], list[int]]:
