@@ -41,3 +41,11 @@ def test_divergence_stops_with_message_and_checkpoint(model, tmp_path):
         GRPOTrainer(cfg, progress=False).train()
     assert "diverged" in str(e.value)
     assert any(p.name.endswith("-diverged") for p in (tmp_path / "nan" / "checkpoints").iterdir())
+
+
+def test_grpo_raises_the_reward_it_is_trained_on(model, tmp_path):
+    """The end-to-end loop learns: on the digits env (reward = share of digits in the response)
+    the mean reward of the last 5 steps clearly beats the first 5 (measured: ~0.07 -> ~0.3)."""
+    cfg = config(model, tmp_path / "learn", steps=25, prompts_per_step=8, group_size=8, max_new_tokens=8, lr=2e-3)
+    rewards = [r["reward"] for r in GRPOTrainer(cfg, progress=False).train() if "reward" in r]
+    assert sum(rewards[-5:]) / 5 > sum(rewards[:5]) / 5 + 0.1, rewards
