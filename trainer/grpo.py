@@ -36,6 +36,11 @@ class GRPOTrainer:
     def __init__(self, config: GRPOConfig, resume: bool = False, progress: bool = True):
         self.cfg = config
         self.world = World.current()
+        if config.prompts_per_step % self.world.size:
+            from assay.config import ConfigError
+
+            raise ConfigError(f"prompts_per_step={config.prompts_per_step} must be a multiple of the number of processes "
+                              f"({self.world.size}) so that every rank gets whole groups")
         self.run = RunDir(config.run_dir)
         self.progress = progress and self.world.rank == 0
         torch.manual_seed(config.seed)
@@ -105,11 +110,13 @@ class GRPOTrainer:
 
     # ------------------------------------------------------------------------- the stages
     def draw_tasks(self, n: int) -> list[Task]:
+        """This rank's share of ``n * world_size`` tasks drawn from consecutive seeds: every rank
+        advances the data position alike, and no two ranks get the same task."""
         tasks = []
-        for _ in range(n):
-            _, info = self.task_env.reset(seed=self.data_seed)
-            self.data_seed += 1
-            tasks.append(info["task"])
+        for i in range(n * self.world.size):
+            if i % self.world.size == self.world.rank:
+                tasks.append(self.task_env.reset(seed=self.data_seed + i)[1]["task"])
+        self.data_seed += n * self.world.size
         return tasks
 
     def rollout(self) -> tuple[list[Trajectory], dict]:
