@@ -7,6 +7,7 @@ machine without a GPU. ``reference`` is the plain-torch spec, for tests and base
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import torch
@@ -19,11 +20,8 @@ def triton_interpreted() -> bool:
 
 
 def triton_available() -> bool:
-    try:
-        import triton  # noqa: F401  (probe only)
-    except ImportError:
-        return False
-    return True
+    # find_spec, not import: importing triton here would fix TRITON_INTERPRET's value early
+    return importlib.util.find_spec("triton") is not None
 
 
 def resolve(backend: str, *tensors: torch.Tensor) -> str:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import torch
 
 from assay.kernels.benchutil import Case, Work
-from assay.kernels.logprobs import token_logprobs, token_logprobs_reference
+from assay.kernels.logprobs import token_logprobs
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 

@@ -6,7 +6,6 @@ which turns harmless float reordering in near-zero gradient entries into sign fl
 
 from __future__ import annotations
 
-import os
 
 import pytest
 import torch

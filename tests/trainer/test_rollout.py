@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from assay.protocols import Generation, SamplingParams

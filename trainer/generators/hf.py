@@ -83,7 +83,7 @@ class HFGenerator:
             ids.append(tok)
             if params.stop:
                 text = self.tokenizer.decode(ids, skip_special_tokens=True)
-                if any(text.endswith(s) or s in text for s in params.stop):
+                if any(s in text for s in params.stop):
                     reason = "stop"
                     break
         text = self.tokenizer.decode(ids, skip_special_tokens=True)
