@@ -29,8 +29,13 @@ import torch
 
 @dataclass(frozen=True)
 class Work:
+    """What one run does: matmul FLOPs, bytes moved, and the bytes of outputs any implementation
+    must hold at the end (e.g. the gradients of a forward + backward), so the table can separate
+    the op's own workspace from the results it hands back."""
+
     flops: float = 0.0
     bytes: float = 0.0
+    output_bytes: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,7 @@ class Row:
     case: Case
     time_ms: float | None = None
     peak_extra_mib: float | None = None
+    workspace_mib: float | None = None  # peak_extra_mib less the outputs (Work.output_bytes)
     tflops: float | None = None
     gbps: float | None = None
     error: str | None = None
@@ -84,6 +90,7 @@ def _row(case: Case, times_s: list[float], peak: float, work: Work) -> Row:
         case,
         time_ms=t * 1e3,
         peak_extra_mib=peak / 2**20,
+        workspace_mib=(peak - work.output_bytes) / 2**20,
         tflops=work.flops / t / 1e12 if work.flops else None,
         gbps=work.bytes / t / 1e9 if work.bytes else None,
     )
@@ -137,17 +144,19 @@ def measure(case: Case, device: str = "cpu", repeats: int = 5, warmup: int = 1, 
 
 
 def to_markdown(rows: list[Row]) -> str:
-    lines = ["| op | shape | implementation | time (ms) | peak extra (MiB) | throughput | time / first row's |",
-             "|---|---|---|---:|---:|---|---:|"]
+    lines = ["| op | shape | implementation | time (ms) | peak extra (MiB) | workspace (MiB) | throughput "
+             "| time / first row's |",
+             "|---|---|---|---:|---:|---:|---|---:|"]
     first: dict[tuple[str, str], float] = {}
     for r in rows:
         key = (r.case.op, r.case.shape)
         if r.error:
-            lines.append(f"| {r.case.op} | {r.case.shape} | {r.case.impl} | - | - | error: {r.error} | - |")
+            lines.append(f"| {r.case.op} | {r.case.shape} | {r.case.impl} | - | - | - | error: {r.error} | - |")
             continue
         first.setdefault(key, r.time_ms)
         ratio = r.time_ms / first[key] if first[key] else float("nan")
         lines.append(f"| {r.case.op} | {r.case.shape} | {r.case.impl} | {r.time_ms:.2f} | {r.peak_extra_mib:.1f} | "
+                     f"{r.workspace_mib:.1f} | "
                      f"{r.throughput} | {ratio:.2f}x |")
     return "\n".join(lines)
 

@@ -35,14 +35,22 @@ def _inputs(device: str, N: int, D: int, V: int, dtype: str, seed: int = 0):
 def _runner(fn: Callable[[], torch.Tensor], hidden, weight) -> Callable[[], None]:
     def run() -> None:
         hidden.grad = weight.grad = None  # every run allocates its gradients, as a training step does
-        fn().sum().backward()
+        out = fn()
+        # A dense upstream gradient, as a per-token loss hands back (``sum()`` would hand in a
+        # stride-0 expanded one, which verl's kernel rejects).
+        out.backward(torch.ones_like(out))
 
     return run
 
 
+def _work(factor: float, N: int, D: int, V: int, dtype: str) -> Work:
+    """``factor``·N·D·V matmul FLOPs; outputs: the two gradients, in the inputs' dtype."""
+    return Work(flops=factor * N * D * V, output_bytes=(N + V) * D * DTYPES[dtype].itemsize)
+
+
 def setup_assay(device: str, N: int, D: int, V: int, dtype: str = "bf16", **kw):
     h, w, t = _inputs(device, N, D, V, dtype)
-    return _runner(lambda: token_logprobs(h, w, t, **kw), h, w), Work(flops=8.0 * N * D * V)
+    return _runner(lambda: token_logprobs(h, w, t, **kw), h, w), _work(8.0, N, D, V, dtype)
 
 
 def naive(hidden, weight, targets):
@@ -53,13 +61,13 @@ def naive(hidden, weight, targets):
 
 def setup_naive(device: str, N: int, D: int, V: int, dtype: str = "bf16", **kw):
     h, w, t = _inputs(device, N, D, V, dtype)
-    return _runner(lambda: naive(h, w, t), h, w), Work(flops=6.0 * N * D * V)
+    return _runner(lambda: naive(h, w, t), h, w), _work(6.0, N, D, V, dtype)
 
 
 def setup_compiled(device: str, N: int, D: int, V: int, dtype: str = "bf16", **kw):
     h, w, t = _inputs(device, N, D, V, dtype)
     compiled = torch.compile(naive)
-    return _runner(lambda: compiled(h, w, t), h, w), Work(flops=6.0 * N * D * V)
+    return _runner(lambda: compiled(h, w, t), h, w), _work(6.0, N, D, V, dtype)
 
 
 def setup_liger(device: str, N: int, D: int, V: int, dtype: str = "bf16", **kw):
@@ -75,7 +83,7 @@ def setup_liger(device: str, N: int, D: int, V: int, dtype: str = "bf16", **kw):
         return -loss
 
     # reduction="none" defers gradients to a backward that recomputes the logits (Liger >= 0.6).
-    return _runner(logprobs, h, w), Work(flops=8.0 * N * D * V)
+    return _runner(logprobs, h, w), _work(8.0, N, D, V, dtype)
 
 
 def _verl_linear_cross_entropy():
@@ -126,7 +134,7 @@ def setup_verl(device: str, N: int, D: int, V: int, dtype: str = "bf16", **kw):
         # verl's signature: (hidden, weight, labels, temperature, reduction) -> (logprobs, entropy)
         return linear_cross_entropy(h, w, t, 1.0, "none")[0]
 
-    return _runner(logprobs, h, w), Work(flops=8.0 * N * D * V)
+    return _runner(logprobs, h, w), _work(8.0, N, D, V, dtype)
 
 
 def cases(device: str, quick: bool = False) -> list[Case]:

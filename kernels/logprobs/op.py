@@ -25,8 +25,8 @@ Rows whose target is ``ignore_index`` or whose ``mask`` is False are dropped bef
 (``index_select``) and their zeros scattered back, so padding and prompt tokens cost nothing.
 
 Budget: a chunk holds at most ``chunk_size`` logits (rows × columns; ``MIN_CHUNK_COLS`` columns
-at least). The default keeps its fp32 size at ``CUDA_CHUNK_BYTES`` (256 MiB; the bf16 buffer itself
-is half that) on GPUs and ``CPU_CHUNK_BYTES`` (8 MiB) on CPUs. On a CPU the chunk must stay in
+at least). The default keeps its fp32 size at ``CUDA_CHUNK_BYTES`` (512 MiB; the bf16 buffer itself
+is half that, 16384 columns at N=8192) on GPUs and ``CPU_CHUNK_BYTES`` (8 MiB) on CPUs. On a CPU the chunk must stay in
 the last-level cache: on the 2-core EPYC dev box (L3 32 MiB) ``exp`` over a 32 MiB chunk cost
 ~3x per element what it costs over 4 MiB, while the chunk matmuls ran at the full-GEMM rate
 (~100 GFLOP per CPU-second) from 512x2048 up. Measured there with
@@ -47,7 +47,10 @@ from assay.kernels import dispatch
 from assay.kernels.logprobs import cpu as cpu_backend
 from assay.kernels.logprobs.reference import accumulate_dtype, token_logprobs_reference
 
-CUDA_CHUNK_BYTES = 256 * 2**20
+# 512 MiB: at N=8192 on an H100 (bf16) a 256 MiB budget gave 19 chunks and 66 ms fwd+bwd; fewer,
+# wider chunks halve the per-chunk fp32 grad_hidden read-modify-write (bench/profile_logprobs.py
+# times 128/256/512/1024 MiB side by side).
+CUDA_CHUNK_BYTES = 512 * 2**20
 CPU_CHUNK_BYTES = 8 * 2**20
 MIN_CHUNK_COLS = 2048  # narrower column chunks than this make skinny, slow matmuls: split rows instead
 
@@ -122,15 +125,18 @@ def backward_chunks(hidden, weight, targets, lse, entropy, grad_logp, grad_ent, 
     vocab = weight.shape[0]
     acc = accumulate_dtype(hidden.dtype)
     grad_h = torch.zeros(n, d, dtype=acc, device=hidden.device) if need_hidden else None
-    grad_w = torch.zeros_like(weight) if need_weight else None
     if n == 0:
-        return grad_h, grad_w
+        return grad_h, torch.zeros_like(weight) if need_weight else None
     rows, cols = chunk_geometry(n, vocab, chunk_size)
     row_blocks = range(0, n, rows)
     # A vocabulary slab's weight gradient sums over row blocks: in fp32 unless the weight is.
     slab_acc = None
     if need_weight and len(row_blocks) > 1 and weight.dtype != acc:
         slab_acc = torch.empty(cols, d, dtype=acc, device=hidden.device)
+    grad_w = None
+    if need_weight:  # every slab is written whole unless it is summed in place (addmm_) over row blocks
+        in_place = len(row_blocks) > 1 and slab_acc is None
+        grad_w = torch.zeros_like(weight) if in_place else torch.empty_like(weight)
     buffer = torch.empty(rows * cols, dtype=hidden.dtype, device=hidden.device)
     for v0 in range(0, vocab, cols):
         w = weight[v0 : v0 + cols]
@@ -145,10 +151,7 @@ def backward_chunks(hidden, weight, targets, lse, entropy, grad_logp, grad_ent, 
                 temperature=temperature, block_v=block_v,
             )
             if need_hidden:
-                if grad_h.dtype == logits.dtype:
-                    grad_h[r0:r1].addmm_(logits, w)
-                else:
-                    grad_h[r0:r1].add_(torch.mm(logits, w))
+                accumulate_mm(grad_h[r0:r1], logits, w)
             if need_weight:
                 if len(row_blocks) == 1:
                     torch.mm(logits.T, h, out=grad_w[v0 : v0 + c])
@@ -161,6 +164,28 @@ def backward_chunks(hidden, weight, targets, lse, entropy, grad_logp, grad_ent, 
         if slab_acc is not None:
             grad_w[v0 : v0 + c].copy_(slab_acc[:c])
     return grad_h, grad_w
+
+
+_FP32_OUT_GEMM = {"cuda": True}  # cleared on the first failure: torch without addmm(out_dtype=)
+
+
+def accumulate_mm(acc: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> None:
+    """``acc += a @ b`` with ``acc`` fp32 and ``a``/``b`` perhaps half precision.
+
+    On CUDA one cuBLAS GEMM reads and writes the fp32 accumulator directly (``out_dtype``), so no
+    half-precision partial product is rounded and then re-read: at N=8192, D=4096 that is 64 MiB
+    written and read back per vocabulary chunk, and one rounding to bf16 per chunk, saved.
+    """
+    if acc.dtype == a.dtype:
+        acc.addmm_(a, b)
+        return
+    if acc.is_cuda and _FP32_OUT_GEMM["cuda"]:
+        try:
+            torch.addmm(acc, a, b, out_dtype=acc.dtype, out=acc)
+            return
+        except (RuntimeError, TypeError):
+            _FP32_OUT_GEMM["cuda"] = False
+    acc.add_(torch.mm(a, b))
 
 
 class TokenLogprobsFunction(torch.autograd.Function):

@@ -61,12 +61,19 @@ def _block_stats(z, valid):
 
 
 @triton.jit
-def _divide(x, temp):
-    """``x / temp`` correctly rounded, as torch divides (plain ``/`` may approximate fp32 on GPUs)."""
-    if x.dtype == tl.float32:
-        y = tl.div_rn(x, temp)
+def _divide(x, temp, DIVIDE: tl.constexpr):
+    """``x / temp`` correctly rounded, as torch divides (plain ``/`` may approximate fp32 on GPUs).
+
+    ``DIVIDE`` is False for T = 1, where x / 1 == x exactly: the correctly rounded division is a
+    multi-instruction sequence per element, which these memory-bound loops need not pay then.
+    """
+    if DIVIDE:
+        if x.dtype == tl.float32:
+            y = tl.div_rn(x, temp)
+        else:
+            y = x / temp  # fp64: IEEE division already
     else:
-        y = x / temp  # fp64: IEEE division already
+        y = x
     return y
 
 
@@ -95,6 +102,7 @@ def _stats_kernel(
     temperature_ptr,  # [1] the temperature T in the accumulation dtype: z = logits / T (IEEE, as torch)
     FIRST: tl.constexpr,  # first vocabulary chunk: start from block 0 instead of the stored state
     WITH_ENTROPY: tl.constexpr,  # keep the entropy sum (skipped when only log-probs are wanted)
+    DIVIDE: tl.constexpr,  # T != 1: divide the logits by T (T = 1 skips the division, exactly)
     BLOCK_V: tl.constexpr,  # columns per loop step (power of two)
 ):
     row = tl.program_id(0).to(tl.int64)  # int64: row * stride can pass 2**31 on large chunks
@@ -106,7 +114,7 @@ def _stats_kernel(
     if FIRST:  # peel block 0 (always has a valid lane): no -inf state to merge into
         valid = cols < n_cols
         z = tl.load(base + cols, mask=valid, other=float("-inf")).to(acc_ty)
-        z = _divide(z, temp)
+        z = _divide(z, temp, DIVIDE)
         m, s, t = _block_stats(z, valid)
     else:
         m = tl.load(row_max_ptr + row)
@@ -117,7 +125,7 @@ def _stats_kernel(
         offs = block_start + cols
         valid = offs < n_cols
         z = tl.load(base + offs, mask=valid, other=float("-inf")).to(acc_ty)
-        z = _divide(z, temp)
+        z = _divide(z, temp, DIVIDE)
         m_b, s_b, t_b = _block_stats(z, valid)
         m, s, t = _merge(m, s, t, m_b, s_b, t_b)
     tl.store(row_max_ptr + row, m)
@@ -129,7 +137,7 @@ def _stats_kernel(
     here = (local >= 0) & (local < n_cols)
     safe = tl.where(here, local, 0)  # never form an out-of-chunk address, even masked
     z_t = tl.load(base + safe, mask=here, other=0.0).to(acc_ty)
-    tl.store(target_z_ptr + row, _divide(z_t, temp), mask=here)
+    tl.store(target_z_ptr + row, _divide(z_t, temp, DIVIDE), mask=here)
 
 
 @triton.jit
@@ -146,6 +154,7 @@ def _grad_kernel(
     temperature_ptr,  # [1] the temperature T in the accumulation dtype, as in the forward
     HAS_GRAD_LOGP: tl.constexpr,  # the log-probs receive a gradient
     HAS_GRAD_ENT: tl.constexpr,  # the entropy receives a gradient
+    DIVIDE: tl.constexpr,  # T != 1, as in the forward
     BLOCK_V: tl.constexpr,  # columns per loop step (power of two)
 ):
     row = tl.program_id(0).to(tl.int64)
@@ -163,7 +172,7 @@ def _grad_kernel(
     for block_start in range(0, n_cols, BLOCK_V):
         offs = block_start + cols
         valid = offs < n_cols
-        z = _divide(tl.load(base + offs, mask=valid, other=0.0).to(acc_ty), temp)
+        z = _divide(tl.load(base + offs, mask=valid, other=0.0).to(acc_ty), temp, DIVIDE)
         logp = z - lse
         p = tl.exp(logp)
         g = tl.zeros((BLOCK_V,), acc_ty)
@@ -171,7 +180,7 @@ def _grad_kernel(
             g += g_logp * (tl.where(offs == local, 1.0, 0.0).to(acc_ty) - p)
         if HAS_GRAD_ENT:
             g -= g_ent * p * (logp + ent)
-        g = _divide(g, temp)
+        g = _divide(g, temp, DIVIDE)
         tl.store(base + offs, g.to(logits_ptr.dtype.element_ty), mask=valid)
 
 
@@ -196,7 +205,7 @@ def forward_chunk(logits, targets, col_offset, row_max, row_sum, row_ent, target
     _stats_kernel[(rows,)](
         logits, logits.stride(0), targets, col_offset, row_max, row_sum,
         row_ent if with_entropy else row_sum, target_z, n_cols, _as_tensor(temperature, row_sum),
-        FIRST=first, WITH_ENTROPY=with_entropy, BLOCK_V=block, num_warps=warps,
+        FIRST=first, WITH_ENTROPY=with_entropy, DIVIDE=temperature != 1.0, BLOCK_V=block, num_warps=warps,
     )
 
 
@@ -214,6 +223,6 @@ def backward_chunk(logits, targets, col_offset, lse, entropy, grad_logp, grad_en
         grad_ent if grad_ent is not None else lse,
         n_cols, _as_tensor(temperature, lse),
         HAS_GRAD_LOGP=grad_logp is not None, HAS_GRAD_ENT=grad_ent is not None,
-        BLOCK_V=block, num_warps=warps,
+        DIVIDE=temperature != 1.0, BLOCK_V=block, num_warps=warps,
     )
 

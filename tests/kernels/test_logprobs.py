@@ -44,6 +44,16 @@ TOL = {
 BACKENDS = ["cpu", "triton"]
 IGNORE = -100
 
+
+def dev(backend: str) -> str:
+    """Where a backend's inputs live: the Triton kernels run on the GPU when there is one
+    (interpreted on CPU tensors otherwise); the CPU path always gets CPU tensors."""
+    return "cuda" if backend == "triton" and torch.cuda.is_available() else "cpu"
+
+
+def t(values, backend, **kw) -> torch.Tensor:
+    return torch.tensor(values, device=dev(backend), **kw)
+
 # (N, D, V, chunk_size): odd sizes; None = the default budget (one chunk at these sizes).
 SHAPES = [
     (0, 24, 7, None),  # empty batch
@@ -57,8 +67,10 @@ SHAPES = [
 ]
 
 
-def make_inputs(N, D, V, dtype=torch.float32, seed=0, holes=True):
-    """Logits of std ~3 (peaked, like an LM's); with ``holes`` one ignored and one masked row."""
+def make_inputs(N, D, V, dtype=torch.float32, seed=0, holes=True, device="cpu"):
+    """Logits of std ~3 (peaked, like an LM's); with ``holes`` one ignored and one masked row.
+
+    Drawn on the CPU (same values on every machine), then moved to ``device``."""
     gen = torch.Generator().manual_seed(seed)
     hidden = torch.randn(N, D, generator=gen)
     weight = torch.randn(V, D, generator=gen) * (3 / D**0.5)
@@ -68,8 +80,9 @@ def make_inputs(N, D, V, dtype=torch.float32, seed=0, holes=True):
         targets[1] = IGNORE
         mask[3] = False
         targets[3] = V + 5  # masked rows are not range-checked
-    return (hidden.to(dtype).requires_grad_(), weight.to(dtype).requires_grad_(), targets, mask,
-            torch.randn(N, generator=gen), torch.randn(N, generator=gen))
+    return (hidden.to(device, dtype).requires_grad_(), weight.to(device, dtype).requires_grad_(),
+            targets.to(device), mask.to(device),
+            torch.randn(N, generator=gen).to(device), torch.randn(N, generator=gen).to(device))
 
 
 def run(fn, hidden, weight, g_logp, g_ent, **kw):
@@ -81,7 +94,7 @@ def run(fn, hidden, weight, g_logp, g_ent, **kw):
 
 
 def assert_matches_reference(backend, N, D, V, chunk_size, temperature, dtype):
-    hidden, weight, targets, mask, g_logp, g_ent = make_inputs(N, D, V, dtype)
+    hidden, weight, targets, mask, g_logp, g_ent = make_inputs(N, D, V, dtype, device=dev(backend))
     kw = dict(targets=targets, temperature=temperature, mask=mask)
     got = run(lambda h, w, **k: token_logprobs(h, w, backend=backend, chunk_size=chunk_size, **k),
               hidden, weight, g_logp, g_ent, **kw)
@@ -114,7 +127,7 @@ def test_half_precision_matches_reference(backend, shape, dtype):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_single_output_gradients(backend):
     """Only the log-probs, or only the entropy, receive a gradient (the other's is None)."""
-    hidden, weight, targets, mask, _, _ = make_inputs(5, 24, 1000)
+    hidden, weight, targets, mask, _, _ = make_inputs(5, 24, 1000, device=dev(backend))
     for which in ("logp", "entropy"):
         grads = []
         for fn in (lambda **k: token_logprobs(backend=backend, **k), token_logprobs_reference):
@@ -128,7 +141,7 @@ def test_single_output_gradients(backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_frozen_lm_head(backend, monkeypatch):
     """weight.requires_grad=False: hidden's gradient is right and no weight-gradient matmul runs."""
-    hidden, weight, targets, mask, g_logp, _ = make_inputs(5, 24, 1000)
+    hidden, weight, targets, mask, g_logp, _ = make_inputs(5, 24, 1000, device=dev(backend))
     weight.requires_grad_(False)
     mms = []
     real_mm = torch.mm
@@ -144,7 +157,7 @@ def test_frozen_lm_head(backend, monkeypatch):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_gradcheck_float64(backend):
     """Analytic gradients of both outputs against finite differences (fp64 runs under the interpreter)."""
-    hidden, weight, targets, mask, _, _ = make_inputs(5, 3, 6, torch.float64, seed=1)
+    hidden, weight, targets, mask, _, _ = make_inputs(5, 3, 6, torch.float64, seed=1, device=dev(backend))
 
     def f(h, w):  # chunk_size=6: one row per block, so the row-block accumulation is checked too
         return token_logprobs(h, w, targets, 0.7, True, mask=mask, backend=backend, chunk_size=6)
@@ -155,7 +168,7 @@ def test_gradcheck_float64(backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_temperature_divides_fp32_logits(backend):
     """z = (h @ w.T).float() / T, the division done in fp32 (as vLLM samples), not h / T in bf16."""
-    hidden, weight, targets, _, _, _ = make_inputs(6, 40, 777, torch.bfloat16, holes=False)
+    hidden, weight, targets, _, _, _ = make_inputs(6, 40, 777, torch.bfloat16, holes=False, device=dev(backend))
     for temperature in (0.6, 1.0, 1.5):
         z = (hidden @ weight.T).float() / temperature
         want = z.log_softmax(-1).gather(-1, targets[:, None]).squeeze(-1)
@@ -169,7 +182,7 @@ def test_dropped_rows_cost_no_matmul(backend, monkeypatch):
     seen = []
     real = op.chunk_logits
     monkeypatch.setattr(op, "chunk_logits", lambda h, w, buf: seen.append(h.shape[0]) or real(h, w, buf))
-    hidden, weight, targets, mask, _, _ = make_inputs(9, 24, 5000)
+    hidden, weight, targets, mask, _, _ = make_inputs(9, 24, 5000, device=dev(backend))
     targets[5] = IGNORE
     logp, ent = token_logprobs(hidden, weight, targets, return_entropy=True, mask=mask, backend=backend)
     (logp + ent).sum().backward()
@@ -199,9 +212,9 @@ def test_vocabulary_tail_is_masked(backend, chunk_size):
     logits = torch.full((V,), -500.0)
     logits[:3] = torch.tensor([60.0, 59.0, 58.0])
     logits[-1] = 59.5  # the tail element itself matters too
-    weight = torch.stack([logits, torch.zeros(V)], dim=1).requires_grad_()
-    hidden = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [1.0, 0.0]], requires_grad=True)
-    targets = torch.tensor([0, V - 1, 3, 7])
+    weight = torch.stack([logits, torch.zeros(V)], dim=1).to(dev(backend)).requires_grad_()
+    hidden = t([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [1.0, 0.0]], backend, requires_grad=True)
+    targets = t([0, V - 1, 3, 7], backend)
     for temperature in (0.6, 1.0):
         got = token_logprobs(hidden, weight, targets, temperature, True, backend=backend, chunk_size=chunk_size)
         want = token_logprobs_reference(hidden, weight, targets, temperature, True)
@@ -209,26 +222,30 @@ def test_vocabulary_tail_is_masked(backend, chunk_size):
         assert (got[0] <= 0).all()
 
     # All logits very negative: the true log-probs are ~ -log V, far from what a zero tail gives.
-    weight = torch.stack([torch.full((V,), -500.0), torch.zeros(V)], dim=1)
+    weight = torch.stack([torch.full((V,), -500.0), torch.zeros(V)], dim=1).to(dev(backend))
     got = token_logprobs(hidden.detach(), weight, targets, backend=backend, chunk_size=chunk_size)
-    torch.testing.assert_close(got, torch.full((4,), -torch.log(torch.tensor(float(V)))), **TOL[torch.float32])
+    torch.testing.assert_close(got, torch.full((4,), -torch.log(torch.tensor(float(V)))).to(dev(backend)),
+                               **TOL[torch.float32])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_logprobs_nonpositive_without_the_clamp(backend):
     """Before the final clamp, logp <= 0 and H >= 0 already (s >= 1, t <= 0 by construction)."""
     chunks = cpu_backend if backend == "cpu" else triton_kernels
-    cases = [torch.randn(7, 16) * 40, torch.randn(7, 16) * 1e-3, torch.zeros(7, 16)]
+    gen = torch.Generator().manual_seed(0)
+    cases = [torch.randn(7, 16, generator=gen) * 40, torch.randn(7, 16, generator=gen) * 1e-3, torch.zeros(7, 16)]
     for hidden in cases:
-        weight = torch.randn(3000, 16)
+        weight = torch.randn(3000, 16, generator=gen)
         weight[17] = hidden[0] * 5  # one dominant logit for row 0
-        targets = torch.randint(0, 3000, (7,))
+        targets = torch.randint(0, 3000, (7,), generator=gen)
         targets[0] = 17
+        hidden, weight, targets = (x.to(dev(backend)) for x in (hidden, weight, targets))
         for chunk_size in (None, 2 * 2048):
             logp, _, ent = op.forward_chunks(hidden, weight, targets, temperature=0.6, with_entropy=True,
                                              backend=chunks, chunk_size=chunk_size or 10**7)
             assert (logp <= 1e-6).all() and (ent >= -1e-6).all(), (logp.max(), ent.min())
-    logp, _, ent = op.forward_chunks(torch.randn(3, 4), torch.randn(1, 4), torch.zeros(3, dtype=torch.long),
+    logp, _, ent = op.forward_chunks(*(x.to(dev(backend)) for x in (torch.randn(3, 4), torch.randn(1, 4),
+                                                                   torch.zeros(3, dtype=torch.long))),
                                      temperature=1.0, with_entropy=True, backend=chunks, chunk_size=10**7)
     assert (logp == 0).all() and (ent == 0).all()  # V = 1
 
@@ -236,7 +253,7 @@ def test_logprobs_nonpositive_without_the_clamp(backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_bf16_no_worse_than_torch_bf16(backend):
     """bf16 inputs vs the fp32 reference on the same (upcast) inputs: our error <= torch's own."""
-    hidden, weight, targets, _, _, _ = make_inputs(64, 256, 4099, torch.bfloat16, holes=False)
+    hidden, weight, targets, _, _, _ = make_inputs(64, 256, 4099, torch.bfloat16, holes=False, device=dev(backend))
     exact = token_logprobs_reference(hidden.float(), weight.float(), targets)
     torch_bf16 = (hidden @ weight.T).float().log_softmax(-1).gather(-1, targets[:, None]).squeeze(-1)
     ours = token_logprobs(hidden, weight, targets, backend=backend, chunk_size=64 * 2048)
