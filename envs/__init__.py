@@ -13,6 +13,8 @@ BUILTIN: dict[str, tuple[str, dict]] = {
     "assay/math-v0": ("assay.envs.math_env:MathEnv", {}),
     "assay/arithmetic-v0": ("assay.envs.math_env:MathEnv", {"generator": "arithmetic", "difficulty": 3}),
     "assay/modchain-v0": ("assay.envs.math_env:MathEnv", {"generator": "modchain", "difficulty": 3}),
+    "assay/code-v0": ("assay.envs.code_env:CodeEnv", {}),
+    "assay/verilog-v0": ("assay.envs.verilog_env:VerilogEnv", {}),
 }
 
 

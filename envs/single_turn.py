@@ -6,6 +6,7 @@ Multi-turn environments (code with feedback, SWE, web) build on the same reset/s
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import gymnasium
@@ -33,11 +34,20 @@ class SingleTurnEnv(gymnasium.Env[str, str]):
         render_mode: str | None = None,
         max_response_chars: int = 1 << 20,
         verifier_options: dict | None = None,
+        prompt_format: str | None = None,
         **source_kwargs: Any,
     ):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+        if prompt_format is not None and not isinstance(prompt_format, str):
+            raise TypeError(f"prompt_format must be a str.format template such as '{{expression}} =', "
+                            f"got {type(prompt_format).__name__}")
         self.verifier_name = verifier
+        # Rewrites each sampled task's prompt: a str.format template over ``prompt`` and the task's
+        # meta keys. Procedural tasks carry ``expression``, so "{expression} =" gives the terse
+        # prompts a tiny CPU model trains on in seconds rather than minutes (the long instruction
+        # is ~100 tokens that every forward pass re-reads and the model cannot use).
+        self.prompt_format = prompt_format
         self.verifier_options = dict(verifier_options or {})
         self.source = source if source is not None else make_source(**source_kwargs)
         self.render_mode = render_mode
@@ -66,6 +76,17 @@ class SingleTurnEnv(gymnasium.Env[str, str]):
     def messages(self, task: Task) -> list[dict]:
         return list(task.prompt) if isinstance(task.prompt, list) else [{"role": "user", "content": task.prompt}]
 
+    def _formatted(self, task: Task) -> Task:
+        if self.prompt_format is None:
+            return task
+        fields = {**(task.meta or {}), "prompt": self.prompt_text(task)}
+        try:
+            prompt = self.prompt_format.format(**fields)
+        except (KeyError, IndexError) as e:
+            raise ValueError(f"prompt_format {self.prompt_format!r} names {e}, which task {task.id} does not have; "
+                             f"available fields: {sorted(fields)}") from None
+        return dataclasses.replace(task, prompt=prompt)
+
     def gold_response(self, task: Task) -> str:
         """A response that states the gold answer; the conformance test expects reward 1.0 for it."""
         return self.verifier.gold_response(task)
@@ -75,7 +96,7 @@ class SingleTurnEnv(gymnasium.Env[str, str]):
         super().reset(seed=seed)
         task = (options or {}).get("task")
         if task is None:
-            task = self.source.sample(self.np_random)
+            task = self._formatted(self.source.sample(self.np_random))
         elif not isinstance(task, Task):
             raise TypeError(f"options['task'] must be an assay.Task, got {type(task).__name__}")
         self._task, self._seed, self._last, self._done = task, seed, None, False

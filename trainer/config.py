@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from assay.config import ConfigError
 from assay.trainer.losses import KL_ESTIMATORS, LOSS_AGG_MODES
+from assay.trainer.schedule import LR_SCHEDULES
 
 ALGORITHMS = {
     # algorithm: (advantage mode, loss aggregation, clip_low, clip_high, dynamic sampling, overlong penalty)
@@ -48,6 +49,8 @@ class GRPOConfig:
     """Sampling temperature, applied to logits (never to log-probs) in generator and trainer alike."""
     top_p: float = 1.0
     """Nucleus sampling; below 1 it biases the importance ratio (see truncated IS)."""
+    generation_batch_size: int = 256
+    """Sequences per generate call of the in-process generator (memory vs. speed)."""
 
     # --- objective ------------------------------------------------------------------------
     advantage_mode: str | None = None
@@ -77,7 +80,13 @@ class GRPOConfig:
 
     # --- optimisation ---------------------------------------------------------------------
     lr: float = 2e-4
-    """AdamW learning rate."""
+    """AdamW learning rate (the peak, under a schedule)."""
+    lr_schedule: str = "constant"
+    """constant | linear | cosine: decay from lr to min_lr_ratio * lr over `steps` (after the warm-up)."""
+    warmup_steps: int = 0
+    """Steps of linear learning-rate warm-up from lr / warmup_steps."""
+    min_lr_ratio: float = 0.0
+    """Learning rate at the last step of a linear or cosine schedule, as a fraction of lr."""
     weight_decay: float = 0.0
     """AdamW weight decay."""
     max_grad_norm: float = 1.0
@@ -88,6 +97,9 @@ class GRPOConfig:
     """Sequences per forward/backward; gradients accumulate to the full batch (the update does not depend on it)."""
     steps: int = 60
     """Optimisation steps in the run."""
+    max_wall_s: float | None = None
+    """Stop after this many seconds of training wall time (the clock survives --resume; checked after each
+    step, then a final evaluation and checkpoint follow). None: run all `steps`."""
 
     # --- bookkeeping ----------------------------------------------------------------------
     seed: int = 0
@@ -124,6 +136,7 @@ class GRPOConfig:
         need(self.group_size >= 2, f"group_size must be >= 2 (advantages compare responses within a group), got {self.group_size}")
         need(self.advantage_mode != "rloo" or self.group_size >= 2, "rloo needs group_size >= 2")
         for name in ("prompts_per_step", "max_new_tokens", "max_turns", "ppo_epochs", "micro_batch_size", "steps",
+                     "generation_batch_size",
                      "save_every", "eval_every", "eval_size"):
             need(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
         need(0 < self.clip_low < 1, f"clip_low must be in (0, 1), got {self.clip_low} (typical: 0.2)")
@@ -131,12 +144,16 @@ class GRPOConfig:
         need(self.temperature > 0, f"temperature must be > 0, got {self.temperature}; for greedy decoding use a small value such as 1e-3")
         need(0 < self.top_p <= 1, f"top_p must be in (0, 1], got {self.top_p}")
         need(self.lr > 0, f"lr must be > 0, got {self.lr}")
+        need(self.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        need(self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        need(0 <= self.min_lr_ratio <= 1, f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
         need(self.kl_coef >= 0 and self.entropy_coef >= 0, "kl_coef and entropy_coef must be >= 0")
         need(self.max_grad_norm >= 0, f"max_grad_norm must be >= 0 (0 disables clipping), got {self.max_grad_norm}")
         need(self.tis_cap is None or self.tis_cap >= 1, f"tis_cap must be >= 1 or null, got {self.tis_cap} (typical: 2)")
         need(0 <= self.overlong_buffer <= self.max_new_tokens,
              f"overlong_buffer must be in [0, max_new_tokens={self.max_new_tokens}], got {self.overlong_buffer}")
         need(self.max_refill_rounds >= 0, "max_refill_rounds must be >= 0")
+        need(self.max_wall_s is None or self.max_wall_s > 0, f"max_wall_s must be > 0 seconds or null, got {self.max_wall_s}")
 
     def replace(self, **changes) -> GRPOConfig:
         return dataclasses.replace(self, **changes)

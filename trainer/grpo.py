@@ -26,6 +26,7 @@ from assay.trainer.generators.hf import HFGenerator
 from assay.trainer.policy import load_policy
 from assay.trainer.rollout import run_episodes
 from assay.trainer.run_state import RunDir, rng_state, set_rng_state
+from assay.trainer.schedule import lr_at
 from assay.trainer.update import TrainingDiverged, World, policy_update
 from assay.types import Task, Trajectory
 
@@ -46,6 +47,7 @@ class GRPOTrainer:
         torch.manual_seed(config.seed)
         self.step = 0
         self.data_seed = config.seed * 1_000_003  # next seed used to draw a training task
+        self.elapsed_s = 0.0  # training wall time before this process started (restored on resume)
         checkpoint = self.run.latest() if resume else None
         self.policy, self.tokenizer = load_policy(str(checkpoint) if checkpoint else config.model, config.run_dir, config.seed)
         self.optimizer = torch.optim.AdamW(self.policy.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -57,13 +59,14 @@ class GRPOTrainer:
             self.optimizer.load_state_dict(state["optimizer"])
             set_rng_state(state["rng"])
             self.step, self.data_seed = state["step"], state["data_seed"]
+            self.elapsed_s = state.get("elapsed_s", 0.0)
             if self.ref_policy is not None and "ref_model_dir" in state:
                 self.ref_policy = load_policy(state["ref_model_dir"], config.run_dir)[0].eval().requires_grad_(False)
             if self.world.rank == 0:
                 self.run.truncate_metrics(self.step)
         elif resume and self.world.rank == 0:
             print(f"assay: no checkpoint in {self.run.checkpoints}; starting from step 0")
-        self.generator = HFGenerator(self.policy, self.tokenizer)
+        self.generator = HFGenerator(self.policy, self.tokenizer, batch_size=config.generation_batch_size)
         self.task_env = assay.make(config.env_id, **config.env_kwargs)
         self._env_pool: list = []
         self.tb = None
@@ -72,11 +75,12 @@ class GRPOTrainer:
     def train(self) -> list[dict]:
         cfg = self.cfg
         self._start_logging()
+        self._clock = time.perf_counter() - self.elapsed_s
         history = []
         with self._progress() as bar:
             if self.step == 0:
                 history.append(self.evaluate())
-            while self.step < cfg.steps:
+            while self.step < cfg.steps and not self._out_of_time():
                 started = time.perf_counter()
                 trajectories, rollout_stats = self.rollout()  # sample G episodes per task
                 errors = sum(1 for t in trajectories if t.verdict is not None and t.verdict.error)
@@ -89,6 +93,7 @@ class GRPOTrainer:
                 trajectories = [trajectories[i] for i in kept]
                 advantages = self.advantages(trajectories, rewards)  # within-group, via assay.kernels
                 batch = collate(trajectories, advantages, self.tokenizer.pad_token_id)
+                lr = self._set_lr(self.step + 1)
                 update_start = time.perf_counter()
                 try:
                     stats = policy_update(self.policy, self.optimizer, batch, cfg, self.world, self.ref_policy)  # loss -> step
@@ -97,14 +102,15 @@ class GRPOTrainer:
                     raise TrainingDiverged(f"{e}. Checkpoint of the last good state: {where}") from None
                 self.step += 1
                 row = {"step": self.step, **rollout_stats, **self._reward_stats(rewards, trajectories), **stats,
-                       "update_s": time.perf_counter() - update_start, "step_s": time.perf_counter() - started}
+                       "lr": lr, "update_s": time.perf_counter() - update_start, "step_s": time.perf_counter() - started}
                 row["tokens_per_s"] = (rollout_stats["rollout_tokens"] + stats["train_tokens"]) / row["step_s"]
                 self._log(row)
                 history.append(row)
                 bar(row)
-                if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
+                last = self.step == cfg.steps or self._out_of_time()
+                if self.step % cfg.eval_every == 0 or last:
                     history.append(self.evaluate())
-                if self.step % cfg.save_every == 0 or self.step == cfg.steps:
+                if self.step % cfg.save_every == 0 or last:
                     self.save()
         return history
 
@@ -181,7 +187,7 @@ class GRPOTrainer:
         if self.world.rank != 0:
             return None
         state = {"optimizer": self.optimizer.state_dict(), "rng": rng_state(), "step": self.step,
-                 "data_seed": self.data_seed, "config": dataclasses.asdict(self.cfg)}
+                 "data_seed": self.data_seed, "elapsed_s": self._elapsed(), "config": dataclasses.asdict(self.cfg)}
         path = self.run.save(self.step, self.policy, self.tokenizer, state)
         if tag:
             renamed = path.with_name(f"{path.name}-{tag}")
@@ -193,6 +199,23 @@ class GRPOTrainer:
     def _sampling(self) -> SamplingParams:
         return SamplingParams(max_new_tokens=self.cfg.max_new_tokens, temperature=self.cfg.temperature,
                               top_p=self.cfg.top_p, stop=(), seed=None)
+
+    def _set_lr(self, step: int) -> float:
+        """The schedule's rate for ``step``, set on the optimiser (a function of the step alone, so
+        resuming needs no scheduler state)."""
+        cfg = self.cfg
+        lr = lr_at(step, cfg.lr, cfg.steps, cfg.lr_schedule, cfg.warmup_steps, cfg.min_lr_ratio)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        return lr
+
+    def _elapsed(self) -> float:
+        """Training wall time so far, across resumes."""
+        clock = getattr(self, "_clock", None)
+        return self.elapsed_s if clock is None else time.perf_counter() - clock
+
+    def _out_of_time(self) -> bool:
+        return self.cfg.max_wall_s is not None and self._elapsed() >= self.cfg.max_wall_s
 
     def _make_env(self):
         return assay.make(self.cfg.env_id, **self.cfg.env_kwargs)
@@ -218,6 +241,7 @@ class GRPOTrainer:
     def _log(self, row: dict) -> None:
         if self.world.rank != 0:
             return
+        row.setdefault("elapsed_s", round(self._elapsed(), 3))
         self.run.log(row)
         if self.tb is not None:
             for key, value in row.items():

@@ -134,4 +134,7 @@ def policy_update(model, optimizer, batch: Batch, cfg: GRPOConfig, world: World 
         "tis_weight": world.sum(totals["tis_weight"]) / per_tok if cfg.tis_cap is not None else 1.0,
         "grad_norm": grad_norm,
         "train_tokens": n_tokens,
+        # every token the forward passes read (prompt, environment and response), over all epochs:
+        # the update's throughput denominator, since prompts cost compute though they carry no loss
+        "processed_tokens": world.sum(batch.attention_mask.sum().item()) * epochs,
     }

@@ -17,6 +17,8 @@ from assay.verifiers.base import BaseVerifier
 
 _FACTORIES: dict[str, str | Callable[..., Verifier]] = {
     "math": "assay.verifiers.math.verifier:MathVerifier",
+    "verilog": "assay.verifiers.verilog.verifier:VerilogVerifier",
+    "code": "assay.verifiers.code.verifier:CodeVerifier",
 }
 _DEFAULTS: dict[str, Verifier] = {}
 _lock = threading.Lock()

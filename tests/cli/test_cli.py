@@ -98,8 +98,8 @@ def test_rescore_rejects_rows_without_task(tmp_path):
     assert out.returncode == 2 and "no stored task" in out.stderr
 
 
-def test_demo_prints_a_verdict_per_env():
-    out = run("demo", timeout=300)
+def test_demo_tour_prints_a_verdict_per_env():
+    out = run("demo", "--tour", timeout=300)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     for env_id in ("assay/math-v0", "assay/arithmetic-v0", "assay/modchain-v0"):
         assert env_id in out.stdout

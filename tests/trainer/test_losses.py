@@ -114,3 +114,18 @@ def test_informative_groups():
     rewards = T([1.0, 1.0, 0.0, 1.0, 0.5, 0.5, 2.0])
     groups = T([7, 7, 3, 3, 9, 9, 4])  # unsorted ids; group 4 is a singleton
     assert informative_groups(rewards, groups).tolist() == [False, False, True, True, False, False, False]
+
+
+def test_lr_schedules_on_hand_values():
+    from assay.trainer.schedule import lr_at
+
+    assert lr_at(1, 1.0, 10, "constant") == 1.0
+    assert lr_at(2, 1.0, 10, "constant", warmup_steps=4) == 0.5  # warm-up: 2/4
+    assert lr_at(10, 1.0, 10, "linear") == 0.0
+    assert lr_at(5, 1.0, 10, "linear") == 0.5
+    assert abs(lr_at(5, 1.0, 10, "cosine") - 0.5) < 1e-12  # half way: cos(pi/2) = 0
+    assert abs(lr_at(10, 2.0, 10, "cosine", min_lr_ratio=0.1) - 0.2) < 1e-12
+    assert lr_at(6, 1.0, 10, "linear", warmup_steps=2) == 0.5  # (6-2)/(10-2) of the decay done
+    assert lr_at(50, 1.0, 10, "linear") == 0.0  # past the end: stays at the floor
+    with pytest.raises(ValueError, match="schedule"):
+        lr_at(1, 1.0, 10, "step")

@@ -1,0 +1,8 @@
+
+module RefModule (
+  output zero
+);
+
+  assign zero = 1'b0;
+
+endmodule

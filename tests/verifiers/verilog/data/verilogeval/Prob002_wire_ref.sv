@@ -1,0 +1,9 @@
+
+module RefModule (
+  input in,
+  output out
+);
+
+  assign out = in;
+
+endmodule
