@@ -12,8 +12,8 @@ of its last step):
 - ``reward_mode="discounted"``: that reward times ``discount ** (attempts - 1)``, so a first-try
   solution is worth more than one found after feedback.
 
-``max_turns`` defaults to 1 (one attempt, like a single-turn env and like the trainer's own
-``max_turns=1``); pass ``max_turns=3`` (and the same in the trainer config) for retries.
+``max_turns`` defaults to 3 attempts; set the trainer's ``max_turns`` to the same so a rollout
+lets the agent use them (``max_turns=1`` makes it single-turn).
 
 Tasks: the shipped problem set (``envs/data/code_problems.jsonl``, 36 problems written for assay,
 each with a reference solution) by default; ``path=`` reads APPS, LiveCodeBench, HumanEval, MBPP
@@ -44,7 +44,7 @@ def builtin_problems() -> ListSource:
 
 
 class CodeEnv(SingleTurnEnv):
-    def __init__(self, max_turns: int = 1, reward_mode: str = "final", discount: float = 0.5,
+    def __init__(self, max_turns: int = 3, reward_mode: str = "final", discount: float = 0.5,
                  path: str | None = None, fmt: str = "auto", source: TaskSource | list | None = None,
                  verifier: str = "code", **kwargs: Any):
         if isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1:

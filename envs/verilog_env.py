@@ -12,9 +12,8 @@ Reward, paid on the step that ends the episode (0 before it):
 - ``reward_mode="final"``: the verdict's reward of the final attempt;
 - ``reward_mode="discounted"``: that reward times ``discount ** (attempts - 1)``.
 
-``max_turns`` defaults to 1 (one attempt: the conformance contract and the trainer's default);
-pass ``max_turns=3`` (and the same in the trainer config) for retries. This mirrors
-``assay/code-v0``.
+``max_turns`` defaults to 3 attempts; set the trainer's ``max_turns`` to the same so a rollout
+lets the agent use them (``max_turns=1`` makes it single-turn). This mirrors ``assay/code-v0``.
 
 Tasks: the shipped problems (``envs/data/verilog_problems.jsonl``, written for assay; see
 :mod:`assay.envs.verilog_problems`) by default; ``path=`` a VerilogEval folder
@@ -56,7 +55,7 @@ def load_problems(path: str) -> ListSource:
 
 
 class VerilogEnv(SingleTurnEnv):
-    def __init__(self, max_turns: int = 1, reward_mode: str = "final", discount: float = 0.5,
+    def __init__(self, max_turns: int = 3, reward_mode: str = "final", discount: float = 0.5,
                  path: str | None = None, source: TaskSource | list | None = None,
                  verifier: str = "verilog", **kwargs: Any):
         if isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1:

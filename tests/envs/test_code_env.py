@@ -44,11 +44,19 @@ def make(bwrap):
         env.close()
 
 
-def test_default_is_one_attempt_over_the_shipped_problems(make):
+def test_default_is_three_attempts_over_the_shipped_problems(make):
     env = make()
     obs, info = env.reset(seed=0)
     assert "```python" in obs and info["task"].domain == "code"
     assert len(env.unwrapped.source) >= 30
+    for attempt in (1, 2, 3):
+        _, reward, terminated, truncated, info = env.step("print('no')")
+        assert (reward, terminated, truncated) == (0.0, attempt == 3, False) and not info["verdict"].passed
+
+
+def test_max_turns_one_is_single_turn(make):
+    env = make(max_turns=1)
+    env.reset(seed=0)
     _, reward, terminated, truncated, info = env.step("print('no')")
     assert (reward, terminated, truncated) == (0.0, True, False) and not info["verdict"].passed
 
