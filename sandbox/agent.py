@@ -1,8 +1,10 @@
 """The agent that lives inside a long-lived bwrap sandbox (pooled workers and sessions).
 
-Runs as ``python3 -I -S /.assay/agent.py pool|session`` with this file and ``pump.py``
-bind-mounted read-only; stdlib only, never imports assay. It reads framed requests on fd 0 and
-answers on fd 1 (moved to high fds at start so programs cannot reach them).
+Runs as ``python3 -I -S /.assay/agent.py pool|session REQ_FD ANS_FD`` with this file and
+``pump.py`` bind-mounted read-only; stdlib only, never imports assay. It reads framed requests
+on REQ_FD and answers on ANS_FD, echoing each request's ``id``. Only the agent holds these fds
+(bwrap's pid 1 does not, and the agent's children close them), and the agent is non-dumpable,
+so no program can open them through /proc and forge or steal frames.
 
 Per program it forks a fresh child (``setsid``, rlimits, ``oom_score_adj`` 1000, cwd /work) that
 either ``exec``s a command or, for Python source, runs it in the forked interpreter without an
@@ -160,6 +162,10 @@ def child(req, fds, env):
         os.umask(0o022)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         if req.get("cmd") is not None:
+            # Python ignores SIGPIPE and SIGXFSZ, and ignored signals survive exec: without this
+            # `yes | head -1` would print "Broken pipe" here but not in a one-shot run
+            for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+                signal.signal(sig, signal.SIG_DFL)
             try:
                 os.execvpe(req["cmd"][0], req["cmd"], env)
             except OSError as e:
@@ -248,7 +254,9 @@ def main():
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    ctrl_in, ctrl_out = os.dup(0), os.dup(1)
+    ctrl_in, ctrl_out = int(sys.argv[2]), int(sys.argv[3])
+    for fd in (ctrl_in, ctrl_out):
+        os.set_inheritable(fd, False)  # belt and braces: child() closes every fd above 2 anyway
     null = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
@@ -273,7 +281,7 @@ def main():
                 header, out = {"error": f"unknown op {op!r}"}, []
         except (OSError, ValueError) as e:
             header, out = {"error": f"{type(e).__name__}: {e}"}, []
-        send(ctrl_out, header, out)
+        send(ctrl_out, dict(header, id=req.get("id")), out)
 
 
 if __name__ == "__main__":

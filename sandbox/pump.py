@@ -4,7 +4,9 @@ Stdlib only: the in-sandbox agent (``agent.py``) imports this same file, so the 
 path and the pooled path cap output the same way. Covers: non-blocking stdin writes (a program
 that never reads its stdin cannot block us), per-stream caps (stop reading at the cap, report
 truncation, the caller kills the run), a wall deadline, and an exit fd (pidfd) so a daemon that
-keeps the pipes open cannot hold a finished run until the deadline.
+keeps the pipes open cannot hold a finished run until the deadline. With an exit fd, closed
+pipes alone do not end the pump: coreutils close stdout just before they exit, so the caller
+would otherwise see a live process and kill it, reporting SIGKILL for a clean exit.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ class Pumped:
 
 def pump(stdin_fd: int | None, out_fd: int, err_fd: int, data: bytes, cap: int, deadline: float,
          exit_fd: int | None = None, on_exit=None) -> Pumped:
-    """Run until both output pipes close, a stream passes ``cap``, or ``deadline`` (monotonic).
+    """Run until both output pipes close (and, given ``exit_fd``, the main process has exited), a
+    stream passes ``cap``, or ``deadline`` (monotonic). A process that closes its pipes but
+    lives on to the deadline is reported as timed out.
 
     When ``exit_fd`` turns readable (the main process ended) ``on_exit()`` is called, e.g. to
     kill what the program left behind so that its pipes close now.
@@ -54,7 +58,7 @@ def pump(stdin_fd: int | None, out_fd: int, err_fd: int, data: bytes, cap: int, 
         sel.register(exit_fd, selectors.EVENT_READ, "exit")
     open_readers = 2
     try:
-        while open_readers:
+        while open_readers or (exit_fd is not None and not result.exited):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 result.timed_out = not result.exited

@@ -29,6 +29,9 @@ class Batch:
     def __len__(self) -> int:
         return self.input_ids.shape[0]
 
+    def to(self, device: torch.device | str) -> Batch:
+        return Batch(*(getattr(self, f).to(device) for f in self.__dataclass_fields__))
+
     def select(self, rows: slice | torch.Tensor) -> Batch:
         """A sub-batch (micro-batch or rank shard), trimmed to its own longest sequence."""
         sub = Batch(*(getattr(self, f)[rows] for f in self.__dataclass_fields__))

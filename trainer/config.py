@@ -33,6 +33,8 @@ class GRPOConfig:
     """Constructor arguments of the environment, e.g. {difficulty: 2} or {path: tasks.jsonl}."""
     model: str = "tiny"
     """Policy: a Hugging Face model directory, or "tiny" for assay's built-in CPU model."""
+    device: str = "auto"
+    """auto | cpu | cuda | cuda:N: where the policy generates and trains (auto: this rank's GPU when there is one)."""
     algorithm: str = "grpo"
     """grpo | dr_grpo | dapo | rloo: sets the defaults of the fields below that are left empty."""
 
@@ -153,6 +155,8 @@ class GRPOConfig:
         need(0 <= self.overlong_buffer <= self.max_new_tokens,
              f"overlong_buffer must be in [0, max_new_tokens={self.max_new_tokens}], got {self.overlong_buffer}")
         need(self.max_refill_rounds >= 0, "max_refill_rounds must be >= 0")
+        need(self.device == "auto" or self.device == "cpu" or self.device.split(":")[0] == "cuda",
+             f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         need(self.max_wall_s is None or self.max_wall_s > 0, f"max_wall_s must be > 0 seconds or null, got {self.max_wall_s}")
 
     def replace(self, **changes) -> GRPOConfig:

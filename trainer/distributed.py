@@ -17,3 +17,17 @@ def init_from_env() -> bool:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     dist.init_process_group(backend)
     return True
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` -> this rank's GPU (``LOCAL_RANK``) when CUDA is available, else the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        from assay.config import ConfigError
+
+        raise ConfigError(f"device={name!r} but torch sees no CUDA device here; use device=cpu (or auto)")
+    return device

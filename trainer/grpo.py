@@ -22,6 +22,7 @@ from assay.protocols import SamplingParams
 from assay.trainer import losses
 from assay.trainer.batch import collate
 from assay.trainer.config import GRPOConfig
+from assay.trainer.distributed import resolve_device
 from assay.trainer.generators.hf import HFGenerator
 from assay.trainer.policy import load_policy
 from assay.trainer.rollout import run_episodes
@@ -49,7 +50,9 @@ class GRPOTrainer:
         self.data_seed = config.seed * 1_000_003  # next seed used to draw a training task
         self.elapsed_s = 0.0  # training wall time before this process started (restored on resume)
         checkpoint = self.run.latest() if resume else None
+        self.device = resolve_device(config.device)
         self.policy, self.tokenizer = load_policy(str(checkpoint) if checkpoint else config.model, config.run_dir, config.seed)
+        self.policy.to(self.device)
         self.optimizer = torch.optim.AdamW(self.policy.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.ref_policy = None
         if config.kl_coef > 0:
@@ -61,7 +64,7 @@ class GRPOTrainer:
             self.step, self.data_seed = state["step"], state["data_seed"]
             self.elapsed_s = state.get("elapsed_s", 0.0)
             if self.ref_policy is not None and "ref_model_dir" in state:
-                self.ref_policy = load_policy(state["ref_model_dir"], config.run_dir)[0].eval().requires_grad_(False)
+                self.ref_policy = load_policy(state["ref_model_dir"], config.run_dir)[0].to(self.device).eval().requires_grad_(False)
             if self.world.rank == 0:
                 self.run.truncate_metrics(self.step)
         elif resume and self.world.rank == 0:

@@ -46,8 +46,9 @@ def response_logprobs(model, batch: Batch, temperature: float = 1.0, with_entrop
     """
     b, t = batch.response_ids.shape
     hidden = model.base_model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state  # (B, L, D)
-    rows = torch.arange(b)[:, None].expand(b, t)
-    cols = (batch.prompt_lens[:, None] - 1 + torch.arange(t)[None, :]).clamp(max=hidden.shape[1] - 1)
+    dev = hidden.device
+    rows = torch.arange(b, device=dev)[:, None].expand(b, t)
+    cols = (batch.prompt_lens.to(dev)[:, None] - 1 + torch.arange(t, device=dev)[None, :]).clamp(max=hidden.shape[1] - 1)
     selected = batch.loss_mask > 0
     h = hidden[rows[selected], cols[selected]]  # (N, D) only the trained positions
     targets = batch.response_ids[selected]

@@ -38,7 +38,9 @@ class World:
     def sum(self, value: float) -> float:
         if self.size == 1:
             return float(value)
-        t = torch.tensor([float(value)], dtype=torch.float64)
+        # NCCL reduces only CUDA tensors; gloo takes CPU ones
+        device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+        t = torch.tensor([float(value)], dtype=torch.float64, device=device)
         dist.all_reduce(t)
         return float(t.item())
 
@@ -74,6 +76,7 @@ def policy_update(model, optimizer, batch: Batch, cfg: GRPOConfig, world: World 
     With several ranks, gradients are summed across ranks before the step (see
     :func:`all_reduce_grads`). Returns this step's metrics (summed over ranks where they are sums).
     """
+    batch = batch.to(next(model.parameters()).device)
     n_tokens = world.sum(batch.loss_mask.sum().item())
     n_seqs = world.sum(len(batch))
     slices = micro_batches(len(batch), cfg.micro_batch_size)

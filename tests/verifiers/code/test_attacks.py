@@ -213,9 +213,6 @@ def test_check_mode_reports_cannot_be_forged_with_a_found_nonce(own_verifier):
     assert not verdict.passed and verdict.error is None
 
 
-@pytest.mark.xfail(strict=True, reason="sandbox: a program can write agent-protocol frames into bwrap's "
-                   "/proc/1/fd/1 (the agent's control pipe), so the pool reads a forged answer and stays one "
-                   "answer out of step; the nonce turns this into failures of later programs, not passes")
 def test_forged_frames_do_not_disturb_the_next_verdict(own_verifier):
     own_verifier.verify(stdio_task([("", "solved\n")]), fenced(FORGE_FRAMES))
     assert own_verifier.verify(stdio_task([("", "solved\n")]), fenced("print('solved')")).passed
