@@ -30,8 +30,8 @@ from assay.trainer.grpo import GRPOTrainer
 from assay.trainer.sft import SFTConfig, pretrain_tiny
 
 
-def one_seed(seed: int, budget: float, sft_steps: int, eval_every: int, work: Path) -> dict:
-    settings = DemoSettings(run_dir=str(work / f"seed{seed}"), seed=seed, sft_steps=sft_steps, steps=10**6,
+def one_seed(seed: int, budget: float, steps: int, sft_steps: int, eval_every: int, work: Path) -> dict:
+    settings = DemoSettings(run_dir=str(work / f"seed{seed}"), seed=seed, sft_steps=sft_steps, steps=steps,
                             max_wall_s=budget, eval_every=eval_every)
     t0 = time.perf_counter()
     sft = pretrain_tiny(SFTConfig(out=str(work / f"seed{seed}" / "sft"), env_kwargs=dict(ENV_KWARGS), steps=sft_steps,
@@ -39,14 +39,16 @@ def one_seed(seed: int, budget: float, sft_steps: int, eval_every: int, work: Pa
     sft_s = time.perf_counter() - t0
     history = GRPOTrainer(settings.grpo_config(str(sft)), progress=False).train()
     curve = [(r["elapsed_s"], r["eval_accuracy"], r["step"]) for r in history if "eval_accuracy" in r]
-    steps = max(r["step"] for r in history)
-    print(f"seed {seed}: sft {sft_s:.0f}s, " + " ".join(f"{a:.2f}@{t:.0f}s" for t, a, _ in curve), flush=True)
-    return {"seed": seed, "sft_s": sft_s, "curve": curve, "steps": steps}
+    done = max(r["step"] for r in history)
+    print(f"seed {seed}: sft {sft_s:.0f}s, {done} steps, " + " ".join(f"{a:.2f}@{t:.0f}s" for t, a, _ in curve),
+          flush=True)
+    return {"seed": seed, "sft_s": sft_s, "curve": curve, "steps": done}
 
 
 def at(curve: list[tuple[float, float, int]], seconds: float) -> float:
-    """Accuracy of the last evaluation at or before ``seconds``."""
-    return [a for t, a, _ in curve if t <= seconds][-1]
+    """Accuracy of the last evaluation at or before ``seconds`` (the first one, taken before any
+    step, stands for 0 s although it ends a fraction of a second in)."""
+    return ([a for t, a, _ in curve if t <= seconds] or [curve[0][1]])[-1]
 
 
 def first_reaching(curve, level: float) -> str:
@@ -81,13 +83,18 @@ def plot(results: list[dict], budget: float, path: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--budget", type=float, default=600.0, help="GRPO wall seconds per seed")
+    ap.add_argument("--budget", type=float, default=600.0, help="GRPO wall seconds per seed (a cap)")
+    ap.add_argument("--steps", type=int, default=1400, help="GRPO steps per seed (the lr schedule spans them)")
     ap.add_argument("--sft-steps", type=int, default=DemoSettings.sft_steps)
     ap.add_argument("--eval-every", type=int, default=50)
     ap.add_argument("--out", default="bench/results/learn_arith.md")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        results = [one_seed(s, args.budget, args.sft_steps, args.eval_every, Path(tmp)) for s in args.seeds]
+        results = [one_seed(s, args.budget, args.steps, args.sft_steps, args.eval_every, Path(tmp)) for s in args.seeds]
+    write_report(results, args)
+
+
+def write_report(results: list[dict], args: argparse.Namespace) -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     plot(results, args.budget, out.with_suffix(".png"))
@@ -96,12 +103,13 @@ def main() -> None:
     lines = [
         "# Learning on a CPU: GRPO on procedural arithmetic", "",
         f"- Command: `.venv/bin/python bench/learn_arith.py --seeds {' '.join(map(str, args.seeds))} "
-        f"--budget {args.budget:.0f}`",
+        f"--budget {args.budget:.0f} --steps {args.steps}`",
         f"- Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
         f"({torch.get_num_threads()} threads); load average at the end {os.getloadavg()[0]:.1f}",
         f"- Date: {datetime.datetime.now().isoformat(timespec='seconds')}; commit {commit}",
-        f"- Settings: `assay.trainer.demo.DemoSettings` (what `make demo` runs): warm start {args.sft_steps} supervised "
-        "steps, then GRPO, 64 prompts x 8 samples per step, lr 2e-4, T=0.5; env "
+        f"- Settings: `assay.trainer.demo.DemoSettings` (what `make demo` runs, there with 500 steps / 300 s): warm "
+        f"start {args.sft_steps} supervised steps, then GRPO over {args.steps} steps (or the budget), 64 prompts x 8 "
+        "samples, lr 3e-4 cosine to 3e-5, T=0.5, uniform-reward groups left out of the update; env "
         f"`assay/arithmetic-v0` {ENV_KWARGS}.",
         "- Held-out accuracy: greedy decoding on 128 tasks from seeds no training step draws; 0 s is before the "
         "first GRPO step. Evaluation time is inside the wall time.", "",
@@ -110,7 +118,7 @@ def main() -> None:
         "|---:|---:|---:|" + "---:|" * (len(marks) + 2),
     ]
     for r in results:
-        lines.append(f"| {r['seed']} | {r['sft_s']:.0f} | {r['steps']} | "
+        lines.append(f"| {r['seed']} | {r['sft_s']:.0f} | {r['steps'] if r['steps'] is not None else 'n/a'} | "
                      + " | ".join(f"{at(r['curve'], m):.2f}" for m in [0, *marks]) + f" | {first_reaching(r['curve'], 0.8)} |")
     lines += ["", f"![curves]({out.with_suffix('.png').name})", "", "Curves (elapsed s: accuracy):", ""]
     for r in results:

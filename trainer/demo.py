@@ -36,10 +36,10 @@ class DemoSettings:
     """Seed of the warm start and of the GRPO run."""
     sft_steps: int = 200
     """Supervised warm-start steps (about 25% held-out accuracy after 200)."""
-    steps: int = 1000
-    """GRPO steps at most (the wall-clock budget usually ends the run first)."""
-    max_wall_s: float = 240.0
-    """GRPO wall-clock budget in seconds."""
+    steps: int = 500
+    """GRPO steps; the cosine learning-rate schedule spans them (about 0.5 s each on 2 quiet cores)."""
+    max_wall_s: float = 300.0
+    """GRPO wall-clock budget in seconds (a cap: on a quiet machine the steps end first)."""
     eval_size: int = 128
     """Held-out tasks per evaluation."""
     eval_every: int = 50
@@ -62,7 +62,17 @@ class DemoSettings:
             # lr 2e-4; at 128 the same lr wanders and 1e-3 undoes the warm start.
             prompts_per_step=64,
             group_size=8,
-            lr=2e-4,
+            lr=3e-4,
+            # Cosine decay to a tenth: the late steps, when most groups are already solved, are
+            # the noisy ones (held-out accuracy swung by +-0.06 between evaluations at constant lr).
+            lr_schedule="cosine",
+            warmup_steps=10,
+            min_lr_ratio=0.1,
+            # Groups whose samples all scored alike carry no GRPO gradient: leave them out of the
+            # update (DAPO's filter, without its refill). Same gradient direction; the update got
+            # ~3x cheaper and steps 0.74 s -> 0.52 s, so more steps fit the budget.
+            dynamic_sampling=True,
+            max_refill_rounds=0,
             # Sampling at T=0.5 keeps rollouts near the greedy answer that evaluation scores, so
             # the update settles the contest between the top two or three candidate answers;
             # measured: T=1.0 0.26 -> 0.40, T=0.7 -> 0.46, T=0.5 -> 0.52 after 100 steps.

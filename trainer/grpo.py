@@ -89,9 +89,10 @@ class GRPOTrainer:
                 errors = sum(1 for t in trajectories if t.verdict is not None and t.verdict.error)
                 rewards, kept = self.score(trajectories)  # env rewards, error policy, overlong penalty
                 rollout_stats["errors"] = float(errors)
-                if not kept:
-                    self._log({"step": self.step + 1, "skipped": 1, **rollout_stats})
+                if not kept:  # nothing to learn from (all dropped, or every group uniform)
                     self.step += 1
+                    self._log({"step": self.step, "skipped": 1, **rollout_stats})
+                    self._evaluate_and_save(history)
                     continue
                 trajectories = [trajectories[i] for i in kept]
                 advantages = self.advantages(trajectories, rewards)  # within-group, via assay.kernels
@@ -110,12 +111,16 @@ class GRPOTrainer:
                 self._log(row)
                 history.append(row)
                 bar(row)
-                last = self.step == cfg.steps or self._out_of_time()
-                if self.step % cfg.eval_every == 0 or last:
-                    history.append(self.evaluate())
-                if self.step % cfg.save_every == 0 or last:
-                    self.save()
+                self._evaluate_and_save(history)
         return history
+
+    def _evaluate_and_save(self, history: list[dict]) -> None:
+        """Held-out evaluation and checkpoint on their schedules, and both after the last step."""
+        last = self.step == self.cfg.steps or self._out_of_time()
+        if self.step % self.cfg.eval_every == 0 or last:
+            history.append(self.evaluate())
+        if self.step % self.cfg.save_every == 0 or last:
+            self.save()
 
     # ------------------------------------------------------------------------- the stages
     def draw_tasks(self, n: int) -> list[Task]:

@@ -162,9 +162,9 @@ def own_verifier(bwrap_ok):
 
 
 def test_forged_reports_written_to_every_reachable_fd_fail(own_verifier):
-    """Whatever fds a program can reach (bwrap itself, pid 1 in the sandbox, is dumpable and holds
-    the agent's control pipes), a forged report without the nonce, which no candidate process
-    ever held, is not taken."""
+    """Whatever fds a program can reach (the pool keeps its control pipes out of reach since the
+    sandbox fix, but the verifier must not rely on that alone), a forged report without the
+    nonce, which no candidate process ever held, is not taken."""
     verdict = own_verifier.verify(stdio_task([("", "solved\n")]), fenced(FORGE_FRAMES))
     assert not verdict.passed and verdict.error is None
 
@@ -193,7 +193,7 @@ def forge():
         frame = json.dumps({"exit_code": 0, "timed_out": False, "truncated": False, "wall_s": 0.0,
                             "blobs": [len(body), 0]}).encode()
         try:
-            f = os.open("/proc/1/fd/1", os.O_WRONLY | os.O_NONBLOCK)  # bwrap's: the agent's answers
+            f = os.open("/proc/1/fd/1", os.O_WRONLY | os.O_NONBLOCK)  # bwrap's stdout (once the answer pipe)
             os.write(f, len(frame).to_bytes(4, "big") + frame + body)
         except OSError:
             pass
@@ -206,8 +206,8 @@ def f(x):
 
 def test_check_mode_reports_cannot_be_forged_with_a_found_nonce(own_verifier):
     """In check mode the report is the verdict. The candidate hunts its memory for the request's
-    stdin (which ends in the nonce) and writes a passing answer frame into the agent's answer
-    pipe, which it can reach (see the xfail below); it must find no nonce to forge with."""
+    stdin (which ends in the nonce) and writes a passing answer frame into pid 1's stdout (the
+    answer pipe before the sandbox fix); it must find no nonce to forge with."""
     verdict = own_verifier.verify(check_task("f", f"def check(c):\n    assert c(1) == {SECRET!r}\n"),
                                   fenced(FORGE_WITH_NONCE))
     assert not verdict.passed and verdict.error is None
