@@ -87,8 +87,12 @@ class Alone:
 
 
 def read_alone(result: ExecResult) -> Alone:
-    if result.exit_code == _PREPROCESS_FAILED or result.timed_out:
+    if result.timed_out:
+        return Alone("timed out")
+    if result.exit_code == _PREPROCESS_FAILED:
         return Alone("preprocess")
+    if result.exit_code < 0:  # killed by a signal: the sandbox's doing (limits, a torn-down worker), not the source's
+        return Alone(f"sandbox run ended by signal {-result.exit_code}")
     if result.exit_code != 0:
         return Alone("elaborate")
     program, sep, text = result.text().partition(_SEPARATOR + "\n")

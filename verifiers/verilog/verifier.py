@@ -180,7 +180,7 @@ class VerilogVerifier(BaseVerifier):
                 self._gold_runs.move_to_end(gold.key)
                 return self._gold_runs[gold.key]
         run = self._run_reference(gold)
-        if run.error is None or "timed out" not in run.error:  # a timeout may be load: retry later
+        if run.error is None or not run.error.startswith("could not check"):  # load or sandbox trouble: retry later
             with self._lock:
                 self._gold_runs[gold.key] = run
                 while len(self._gold_runs) > 4096:
@@ -188,10 +188,16 @@ class VerilogVerifier(BaseVerifier):
         return run
 
     def _run_reference(self, gold: Gold) -> GoldRun:
-        alone = harness.read_alone(harness.check_alone(self.runner, gold.reference, harness.REF_MODULE, self.compile_limits))
+        result = harness.check_alone(self.runner, gold.reference, harness.REF_MODULE, self.compile_limits)
+        alone = harness.read_alone(result)
+        if alone.failed is not None and alone.failed not in ("preprocess", "elaborate"):
+            # not the reference's fault: not cached (the "timed out" / "sandbox" wording keeps it out)
+            return GoldRun(error=f"could not check the reference: {alone.failed} (timed out or sandbox failure)")
         ports = harness.root_ports(alone.program, harness.REF_MODULE) if alone.failed is None else None
         if ports is None:
-            return GoldRun(error=f"malformed gold: the reference does not compile on its own ({alone.failed or 'no ports'})")
+            detail = result.stderr.decode(errors="replace").strip()[-300:]
+            return GoldRun(error=f"malformed gold: the reference does not compile on its own ({alone.failed or 'no ports'}; "
+                                 f"exit {result.exit_code}: {detail})")
         nonce = harness.new_nonce()
         probes = harness.probe_ports(gold.testbench, gold.top, ports)
         result = harness.simulate(self.runner, gold.testbench, gold.reference, gold.reference_as_top(), nonce,
