@@ -25,13 +25,10 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-import gymnasium
-
-from assay.envs.single_turn import SingleTurnEnv
+from assay.envs.retry_env import RetryEnv
 from assay.envs.sources import ListSource, TaskSource
 from assay.errors import AssayError
 
-REWARD_MODES = ("final", "discounted")
 INSTRUCTION = "\n\nAnswer with Python code in one fenced code block (```python ... ```)."
 
 
@@ -43,16 +40,12 @@ def builtin_problems() -> ListSource:
     return ListSource(load_code_jsonl(str(path), fmt="assay"), name="code_problems")
 
 
-class CodeEnv(SingleTurnEnv):
+class CodeEnv(RetryEnv):
+    artifact = "program"
+
     def __init__(self, max_turns: int = 3, reward_mode: str = "final", discount: float = 0.5,
                  path: str | None = None, fmt: str = "auto", source: TaskSource | list | None = None,
                  verifier: str = "code", **kwargs: Any):
-        if isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1:
-            raise AssayError(f"max_turns must be an int >= 1 (attempts per episode), got {max_turns!r}")
-        if reward_mode not in REWARD_MODES:
-            raise AssayError(f"reward_mode must be one of {REWARD_MODES}, got {reward_mode!r}")
-        if not 0 < discount <= 1:
-            raise AssayError(f"discount must be in (0, 1], got {discount!r}")
         if path is not None and source is not None:
             raise AssayError("give one task source: path= or source=, not both")
         if path is not None:
@@ -61,12 +54,8 @@ class CodeEnv(SingleTurnEnv):
             source = ListSource(load_code_jsonl(path, fmt=fmt), name=str(path))
         elif source is None:
             source = builtin_problems()
-        super().__init__(verifier=verifier, source=source, **kwargs)
-        self.max_turns = max_turns
-        self.reward_mode = reward_mode
-        self.discount = float(discount)
-        self._attempts = 0
-        self._transcript: list[dict] = []
+        super().__init__(max_turns=max_turns, reward_mode=reward_mode, discount=discount, verifier=verifier,
+                         source=source, **kwargs)
 
     def prompt_text(self, task) -> str:
         text = super().prompt_text(task)
@@ -75,36 +64,6 @@ class CodeEnv(SingleTurnEnv):
     def messages(self, task) -> list[dict]:
         return [{"role": "user", "content": self.prompt_text(task)}] if isinstance(task.prompt, str) \
             else super().messages(task)
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[str, dict]:
-        obs, info = super().reset(seed=seed, options=options)
-        self._attempts = 0
-        self._transcript = list(info["messages"])
-        return obs, info
-
-    def step(self, action: str) -> tuple[str, float, bool, bool, dict]:
-        if self._done or self._task is None:
-            raise gymnasium.error.ResetNeeded("call reset() before step(); this episode has ended")
-        if not isinstance(action, str):
-            raise TypeError(f"the action is the model's response text (str), got {type(action).__name__}")
-        verdict = self.verifier.verify(self._task, action[: self.action_space.max_length])
-        self._attempts += 1
-        self._last = (action, verdict)
-        self._transcript.append({"role": "assistant", "content": action})
-        done = verdict.passed or verdict.error is not None or self._attempts >= self.max_turns
-        info = {"task": self._task, "verdict": verdict, "attempt": self._attempts, "provenance": self.provenance()}
-        if done:
-            self._done = True
-            reward = float(verdict.reward)
-            if self.reward_mode == "discounted":
-                reward *= self.discount ** (self._attempts - 1)
-            info["messages"] = list(self._transcript)
-            return "", reward, True, False, info
-        left = self.max_turns - self._attempts
-        obs = f"{verdict.feedback}\n\nFix the program and submit it again ({left} attempt{'s' * (left != 1)} left)."
-        self._transcript.append({"role": "user", "content": obs})
-        info["messages"] = list(self._transcript)
-        return obs, 0.0, False, False, info
 
     def close(self) -> None:
         # a verifier built with options is this env's own, with its own pooled sandboxes
