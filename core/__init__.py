@@ -4,7 +4,7 @@
 """
 
 from assay.errors import AssayError
-from assay.protocols import Verifier
+from assay.protocols import Policy, Prefix, Scorer, Step, Verifier
 from assay.registry import list_envs, load_plugins, make, register, spec
 from assay.types import Provenance, Task, Trajectory, Turn, Verdict
 
@@ -12,7 +12,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AssayError",
+    "Policy",
+    "Prefix",
     "Provenance",
+    "Scorer",
+    "Step",
     "Task",
     "Trajectory",
     "Turn",

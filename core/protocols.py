@@ -58,3 +58,80 @@ class Generator(Protocol):
     """Batched sampling, token ids in and token ids out (multi-turn contexts stay exact)."""
 
     def generate(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[Generation]: ...
+
+
+# -- search: a Policy proposes steps, a Scorer scores them ------------------------------------
+
+@dataclass(frozen=True)
+class Step:
+    """One reasoning step (or turn) a policy wrote.
+
+    ``token_ids`` are exactly the ids generated for it (empty for a policy without a tokenizer);
+    ``logprob`` is the sum of their sampling log-probs (PUCT priors use its per-token mean) and
+    ``token_logprobs`` the per-token values where the policy has them; ``terminal`` marks the step
+    that ends the solution.
+    """
+
+    text: str
+    token_ids: tuple[int, ...] = ()
+    logprob: float = 0.0
+    terminal: bool = False
+    token_logprobs: tuple[float, ...] = ()  # per token, when the policy has them (for training)
+
+    @property
+    def n_tokens(self) -> int:
+        return len(self.token_ids)
+
+
+@dataclass(frozen=True)
+class Prefix:
+    """A task and the steps written so far: the unit a ``Policy`` extends and a ``Scorer`` scores.
+
+    ``hints`` is guidance the policy should read before continuing (a guided retry's feedback);
+    it is part of the prefix's identity, so a scorer cache never mixes hinted and plain prefixes.
+    """
+
+    task: Task
+    steps: tuple[Step, ...] = ()
+    hints: tuple[str, ...] = ()
+
+    def extend(self, *steps: Step) -> Prefix:
+        return Prefix(self.task, self.steps + steps, self.hints)
+
+    @property
+    def text(self) -> str:
+        return "".join(s.text for s in self.steps)
+
+    @property
+    def done(self) -> bool:
+        return bool(self.steps) and self.steps[-1].terminal
+
+    @property
+    def key(self) -> tuple:
+        """What identifies the prefix for caching: task, hints and step texts."""
+        return (self.task.id, self.hints, tuple(s.text for s in self.steps))
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """Writes steps, batched over prefixes of any tasks.
+
+    ``propose`` samples ``k`` independent next steps for each prefix (one list per prefix, in
+    order). ``complete`` writes each prefix out to a terminal step, or stops after ``max_steps``
+    new steps; it returns only the new steps.
+    """
+
+    def propose(self, prefixes: Sequence[Prefix], k: int) -> list[list[Step]]: ...
+
+    def complete(self, prefixes: Sequence[Prefix], max_steps: int | None = None) -> list[tuple[Step, ...]]: ...
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """Scores every step of each prefix (one list per prefix, one float per step), batched.
+
+    A process reward model returns p(step correct | prefix) in [0, 1]; other scorers (an implicit
+    PRM, an ensemble) may use another scale, and aggregation treats all alike.
+    """
+
+    def score(self, prefixes: Sequence[Prefix]) -> list[list[float]]: ...

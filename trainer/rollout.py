@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import gymnasium
 
+from assay.chat import chat_ids
 from assay.protocols import Generator, SamplingParams
 from assay.types import Task, Trajectory, Turn, Verdict
 
@@ -38,14 +39,6 @@ class _Episode:
     info: dict = field(default_factory=dict)
     error: str | None = None
     done: bool = False
-
-
-def chat_ids(tokenizer, messages: list[dict]) -> list[int]:
-    """Prompt ids from the tokenizer's chat template, generation prompt appended."""
-    if getattr(tokenizer, "chat_template", None):
-        out = tokenizer.apply_chat_template(messages, add_generation_prompt=True)
-        return list(out["input_ids"] if isinstance(out, dict) or hasattr(out, "keys") else out)
-    return tokenizer.encode("\n\n".join(m["content"] for m in messages), add_special_tokens=True)
 
 
 def observation_ids(tokenizer, observation: str, after_eos: bool) -> list[int]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 import assay
-from assay.trainer.rollout import chat_ids
+from assay.chat import chat_ids
 from assay.trainer.tiny import build_model, build_tokenizer
 
 

@@ -1,0 +1,175 @@
+"""``assay search ENV_ID --strategy S --policy P --scorer C --budget B``: run a search strategy on
+tasks of an environment and report accuracy and cost.
+
+Policies: ``toy`` (the toy modchain policy of ``assay.search.toy``), ``tiny`` (assay's tiny model,
+fresh) or a Hugging Face model directory, sampled in-process. Scorers: ``none``, ``toy`` /
+``toy-biased`` (the noisy toy PRM), ``verifier`` (the env's verifier: an oracle),
+``prm:DIR`` (a value-head PRM) or ``implicit:DIR[,REF_DIR]`` (PRIME's implicit PRM; the
+reference defaults to the policy model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+
+from assay.errors import AssayError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from assay.search.build import STRATEGIES
+
+    p = sub.add_parser("search", help="run a search strategy (best-of-N, beam, DVTS, MCTS, ...) on an env's tasks",
+                       description=__doc__.split("\n\n")[0].replace("``", ""),
+                       epilog="example: assay search assay/modchain-v0 --strategy beam --policy toy --scorer toy "
+                              "--budget 64 --tasks 100 -o n=16")
+    p.add_argument("env_id", help="environment to draw tasks from (reset with seeds 0..tasks-1)")
+    p.add_argument("--strategy", default="best_of_n", choices=sorted(STRATEGIES), help="search strategy")
+    p.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="strategy option, e.g. -o n=16 -o aggregation=min (repeatable)")
+    p.add_argument("--policy", default="toy", help="toy | tiny | a Hugging Face model directory (default toy)")
+    p.add_argument("--scorer", default="toy", help="none | toy | toy-biased | verifier | prm:DIR | implicit:DIR[,REF]")
+    p.add_argument("--budget", default="64", help="per-problem budget: steps, or e.g. 'steps=64,scorer_calls=200'")
+    p.add_argument("--tasks", type=int, default=50, help="number of tasks (default 50)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the policy's sampling and of the toy scorer")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature of a model policy")
+    p.add_argument("--max-new-tokens", type=int, default=48, help="tokens per step of a model policy")
+    p.add_argument("--step-accuracy", type=float, default=0.8, help="toy policy: probability a step is right")
+    p.add_argument("--output", help="write one JSON line per task (answer, passed, cost) here")
+    p.set_defaults(run=run)
+
+
+def _options(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise AssayError(f"strategy option {pair!r} is not KEY=VALUE (e.g. -o n=16)")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _model_policy(path: str, args, messages):
+    from assay.protocols import SamplingParams
+    from assay.search.generator_policy import GeneratorPolicy
+    from assay.trainer.generators.hf import HFGenerator
+    from assay.trainer.policy import load_policy
+
+    # "tiny" is a fresh random model: it is written to a temporary directory, not the cwd
+    model, tokenizer = load_policy(path, work_dir=tempfile.mkdtemp(prefix="assay-search-"), seed=args.seed)
+    params = SamplingParams(max_new_tokens=args.max_new_tokens, temperature=args.temperature, seed=args.seed)
+    return GeneratorPolicy(HFGenerator(model, tokenizer), tokenizer, params, messages=messages), model, tokenizer
+
+
+def _scorer(spec: str, args, verifier, policy_parts, messages):
+    from assay.search.scorers import VerifierScorer
+
+    if spec == "none":
+        return None
+    if spec in ("toy", "toy-biased"):
+        from assay.search.toy import NoisyPRM
+
+        return NoisyPRM(repeat_bias=2.0 if spec == "toy-biased" else 0.0, seed=args.seed)
+    if spec == "verifier":
+        return VerifierScorer(verifier)
+    kind, _, where = spec.partition(":")
+    if kind == "prm" and where:
+        from assay.search.scorers.hf import ValueHeadPRM
+
+        return ValueHeadPRM.from_pretrained(where, messages=messages)
+    if kind == "implicit" and where:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from assay.search.scorers.hf import ImplicitPRM
+
+        prm_dir, _, ref_dir = where.partition(",")
+        model = AutoModelForCausalLM.from_pretrained(prm_dir)
+        if ref_dir:
+            ref = AutoModelForCausalLM.from_pretrained(ref_dir)
+        elif policy_parts is not None:
+            ref = policy_parts[1]
+        else:
+            raise AssayError("implicit:DIR needs a reference: implicit:DIR,REF_DIR (or a model --policy)")
+        return ImplicitPRM(model, ref, AutoTokenizer.from_pretrained(prm_dir), messages=messages)
+    raise AssayError(f"unknown scorer {spec!r}: use none, toy, toy-biased, verifier, prm:DIR or implicit:DIR[,REF]")
+
+
+def run(args: argparse.Namespace) -> int:
+    import assay
+    from assay.search import Budget
+    from assay.search.build import make_strategy
+
+    if args.tasks < 1:
+        raise AssayError("--tasks must be >= 1")
+    try:
+        strategy = make_strategy(args.strategy, _options(args.option))
+        budget = Budget.parse(args.budget)
+    except ValueError as e:
+        raise AssayError(str(e)) from None
+    env = assay.make(args.env_id)
+    tasks, prompts = [], {}
+    for i in range(args.tasks):
+        _, info = env.reset(seed=i)
+        tasks.append(info["task"])
+        prompts[info["task"].id] = info["messages"]
+    verifier = env.unwrapped.verifier
+
+    def messages(task, hints):
+        return list(prompts.get(task.id, [{"role": "user", "content": str(task.prompt)}])) + (
+            [{"role": "user", "content": "\n\n".join(hints)}] if hints else [])
+
+    policy_parts = None
+    answer = None
+    if args.policy == "toy":
+        from assay.search.toy import ToyChainPolicy, toy_answer
+
+        if tasks[0].meta.get("generator") != "modchain":
+            raise AssayError(f"the toy policy solves modchain tasks (assay/modchain-v0), not {args.env_id}")
+        policy, answer = ToyChainPolicy(step_accuracy=args.step_accuracy, seed=args.seed), toy_answer
+    else:
+        policy_parts = _model_policy(args.policy, args, messages)
+        policy = policy_parts[0]
+    scorer = _scorer(args.scorer, args, verifier, policy_parts, messages)
+    start = time.perf_counter()
+    kwargs = {"budget": budget, "verifier": verifier}
+    if answer is not None:
+        kwargs.update(answer=answer, equivalence="exact")
+    try:
+        results = strategy.search(tasks, policy, scorer, **kwargs)
+    except ValueError as e:
+        raise AssayError(str(e)) from None
+    wall = time.perf_counter() - start
+    _report(args, results, wall)
+    return 0
+
+
+def _report(args, results, wall: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    n = len(results)
+    solved = sum(r.passed for r in results)
+    mean = lambda xs: sum(xs) / max(len(xs), 1)  # noqa: E731
+    table = Table(title=f"{args.strategy} on {args.env_id}: {n} tasks, budget {args.budget}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_row("accuracy", f"{solved / n:.3f} ({solved}/{n})")
+    table.add_row("steps per task", f"{mean([r.cost.steps for r in results]):.1f}")
+    table.add_row("tokens per task", f"{mean([r.cost.tokens for r in results]):.1f}")
+    table.add_row("scorer calls per task", f"{mean([r.cost.scorer_calls for r in results]):.1f}")
+    table.add_row("explored per task", f"{mean([len(r.explored) for r in results]):.1f}")
+    table.add_row("stopped by budget", f"{sum(r.stopped == 'budget' for r in results)}/{n}")
+    table.add_row("wall seconds", f"{wall:.2f}")
+    Console().print(table)
+    unanswered = sum(r.answer is None and r.stopped == "budget" for r in results)
+    if unanswered:
+        print(f"note: {unanswered} of {n} tasks ran out of budget before any solution finished; "
+              "raise --budget or lower the strategy's n")
+    if args.output:
+        with open(args.output, "w") as f:
+            for r in results:
+                f.write(json.dumps({"task_id": r.task.id, "answer": r.answer, "passed": r.passed,
+                                    "gold": r.task.answer, "stopped": r.stopped, "cost": r.cost.__dict__}) + "\n")
+        print(f"wrote {n} results to {args.output}")
