@@ -15,6 +15,8 @@ BUILTIN: dict[str, tuple[str, dict]] = {
     "assay/modchain-v0": ("assay.envs.math_env:MathEnv", {"generator": "modchain", "difficulty": 3}),
     "assay/code-v0": ("assay.envs.code_env:CodeEnv", {}),
     "assay/verilog-v0": ("assay.envs.verilog_env:VerilogEnv", {}),
+    "assay/web-v0": ("assay.envs.web_env:WebEnv", {}),
+    "assay/swe-v0": ("assay.envs.swe_env:SWEEnv", {}),
 }
 
 

@@ -12,7 +12,8 @@ Covered (bubblewrap backend, the default on Linux; details in ``bwrap_backend``)
   killed at the cap and flagged). Without cgroup v1 (only allowed for a non-root caller) memory
   and processes fall back to per-process RLIMIT_AS and per-uid RLIMIT_NPROC;
 - every process of a run is dead and its cgroups removed before ``run`` returns;
-- sessions (one sandbox across calls) and pools (warm sandboxes that fork a fresh child per
+- sessions (one sandbox across calls; ``ro_mounts`` shows host directories read-only in them,
+  e.g. a prepared repository snapshot) and pools (warm sandboxes that fork a fresh child per
   program, same isolation between programs) for throughput;
 - Docker as a second backend (``docker_backend``) for images such as SWE-bench's.
 

@@ -66,7 +66,7 @@ class AgentDied(RuntimeError):
 class AgentSandbox:
     """One bwrap sandbox with an agent in it. Not thread-safe: one request at a time."""
 
-    def __init__(self, limits: Limits, mode: str) -> None:
+    def __init__(self, limits: Limits, mode: str, extra_binds: list[str] = ()) -> None:
         self.limits = limits
         self.mode = mode
         self.proc: subprocess.Popen | None = None
@@ -76,7 +76,7 @@ class AgentSandbox:
             if use_cgroups() else None
         self._caps = (limits.pids, limits.memory_mb)
         extra = ["--ro-bind", str(HERE / "agent.py"), f"{AGENT_DIR}/agent.py",
-                 "--ro-bind", str(HERE / "pump.py"), f"{AGENT_DIR}/pump.py"]
+                 "--ro-bind", str(HERE / "pump.py"), f"{AGENT_DIR}/pump.py", *extra_binds]
         try:
             self.proc = self._start(limits, extra, mode)
             header, _ = self._recv(time.monotonic() + START_TIMEOUT_S, None)

@@ -161,11 +161,11 @@ class BwrapBackend:
         self._require()
         return run_once(cmd, files, stdin, limits)
 
-    def session(self, limits: Limits, files: dict[str, bytes]) -> Session:
+    def session(self, limits: Limits, files: dict[str, bytes], ro_mounts: dict[str, str] | None = None) -> Session:
         self._require()
         from assay.sandbox.bwrap_session import BwrapSession
 
-        return BwrapSession(limits, files)
+        return BwrapSession(limits, files, ro_mounts or {})
 
 
 def use_cgroups() -> bool:

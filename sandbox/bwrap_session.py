@@ -17,10 +17,11 @@ from assay.sandbox.validate import check_cmd, check_path, check_session_limits, 
 
 
 class BwrapSession:
-    def __init__(self, limits: Limits, files: dict[str, bytes]) -> None:
+    def __init__(self, limits: Limits, files: dict[str, bytes], ro_mounts: dict[str, str] | None = None) -> None:
         self.limits = limits
         self._lock = threading.Lock()
-        self._box: AgentSandbox | None = AgentSandbox(limits, mode="session")
+        binds = [a for dest, src in (ro_mounts or {}).items() for a in ("--ro-bind", src, dest)]
+        self._box: AgentSandbox | None = AgentSandbox(limits, mode="session", extra_binds=binds)
         try:
             for path, data in files.items():
                 self._box.write_file(path, data)

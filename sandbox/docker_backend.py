@@ -218,7 +218,8 @@ def _exit_code(api, exec_id: str) -> int | None:
 class _Box:
     """One labelled container with its limits: created, started, killed, removed."""
 
-    def __init__(self, backend: DockerBackend, limits: Limits, holder: list[str], extra_pids: int = 0) -> None:
+    def __init__(self, backend: DockerBackend, limits: Limits, holder: list[str], extra_pids: int = 0,
+                 ro_mounts: dict[str, str] | None = None) -> None:
         import docker.errors
         import docker.types as dt
 
@@ -237,6 +238,7 @@ class _Box:
             auto_remove=True,
             read_only=True,
             mounts=[work],
+            binds={src: {"bind": dest, "mode": "ro"} for dest, src in (ro_mounts or {}).items()},
             tmpfs={"/tmp": f"size={limits.disk_mb}m,mode=1777,nosuid,nodev"},
             shm_size=f"{limits.disk_mb}m",
             network_mode="bridge" if limits.network else "none",
@@ -325,10 +327,11 @@ class DockerSession:
     ``close()`` (or leaving the ``with`` block) removes the container.
     """
 
-    def __init__(self, backend: DockerBackend, limits: Limits, files: dict[str, bytes]) -> None:
+    def __init__(self, backend: DockerBackend, limits: Limits, files: dict[str, bytes],
+                 ro_mounts: dict[str, str] | None = None) -> None:
         self.limits = limits
         self._lock = threading.Lock()
-        self._box = _Box(backend, limits, ["sleep", "infinity"], extra_pids=1)
+        self._box = _Box(backend, limits, ["sleep", "infinity"], extra_pids=1, ro_mounts=ro_mounts)
         self._closed = False
         self._killer = None
         try:
@@ -485,8 +488,9 @@ class DockerBackend:
         finally:
             box.remove()
 
-    def session(self, limits: Limits, files: dict[str, bytes]) -> DockerSession:
-        return DockerSession(self, limits, files)
+    def session(self, limits: Limits, files: dict[str, bytes], ro_mounts: dict[str, str] | None = None) -> DockerSession:
+        """``ro_mounts`` are host directories bind-mounted read-only (the daemon must share this host)."""
+        return DockerSession(self, limits, files, ro_mounts)
 
     def reap(self) -> int:
         """Remove sandbox containers whose owner process is gone; returns how many."""

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from assay.sandbox.backend import Backend, SandboxUnavailable, Session
 from assay.sandbox.limits import ExecResult, Limits
-from assay.sandbox.validate import check_cmd, check_files, check_limits, to_bytes
+from assay.sandbox.validate import check_cmd, check_files, check_limits, check_ro_mounts, to_bytes
 
 BACKENDS = ("auto", "bwrap", "docker")
 
@@ -83,10 +83,17 @@ class Sandbox:
         stdin = to_bytes(stdin, "stdin")
         return self.backend.run(cmd, files, stdin, limits)
 
-    def session(self, limits: Limits = Limits(), files: Mapping[str, str | bytes] = {}) -> Session:
-        """One sandbox kept alive across calls; use as a context manager."""
+    def session(self, limits: Limits = Limits(), files: Mapping[str, str | bytes] = {},
+                ro_mounts: Mapping[str, str] = {}) -> Session:
+        """One sandbox kept alive across calls; use as a context manager. ``ro_mounts`` maps
+        sandbox paths (e.g. ``/opt/repo``) to host directories shown read-only inside it: a
+        prepared snapshot the session can copy from without the host copying it each time."""
         limits = check_limits(limits)
-        return self.backend.session(limits, check_files(files, limits))
+        files = check_files(files, limits)
+        mounts = check_ro_mounts(ro_mounts)
+        if not mounts:  # backends written before ro_mounts keep working
+            return self.backend.session(limits, files)
+        return self.backend.session(limits, files, ro_mounts=mounts)
 
     def pool(self, workers: int | None = None, limits: Limits = Limits()):
         """Warm sandboxes for many small programs (bwrap only); see ``assay.sandbox.pool``."""

@@ -69,6 +69,29 @@ def check_files(files: object, limits: Limits) -> dict[str, bytes]:
     return out
 
 
+# Sandbox paths a read-only mount may not cover: the work dirs, the runtime and the kernel's views.
+_RESERVED_MOUNTS = ("/work", "/tmp", "/dev", "/proc", "/sys", "/usr", "/etc", "/bin", "/lib", "/.assay")
+
+
+def check_ro_mounts(mounts: object) -> dict[str, str]:
+    """``{sandbox path: host directory}`` for read-only mounts into a session. The sandbox path is
+    absolute, normalised and outside the reserved trees; the host path is an existing directory."""
+    import os
+
+    if not isinstance(mounts, Mapping):
+        raise ValueError(f"ro_mounts must be a dict of sandbox path -> host directory, got {type(mounts).__name__}")
+    out = {}
+    for dest, src in mounts.items():
+        if not isinstance(dest, str) or not dest.startswith("/") or "\0" in dest or os.path.normpath(dest) != dest or dest == "/":
+            raise ValueError(f"ro_mounts key {dest!r} must be a normalised absolute path such as /opt/data")
+        if any(dest == r or dest.startswith(r + "/") for r in _RESERVED_MOUNTS):
+            raise ValueError(f"ro_mounts key {dest!r} is inside a reserved tree ({', '.join(_RESERVED_MOUNTS)}): use e.g. /opt/...")
+        if not isinstance(src, (str, os.PathLike)) or not os.path.isdir(src):
+            raise ValueError(f"ro_mounts[{dest!r}] = {src!r} is not an existing host directory")
+        out[dest] = os.path.realpath(src)
+    return out
+
+
 def check_limits(limits: object) -> Limits:
     if not isinstance(limits, Limits):
         raise ValueError(f"limits must be an assay.sandbox.Limits, got {type(limits).__name__}")

@@ -45,10 +45,3 @@ def make_strategy(name: str, options: dict[str, str] | None = None) -> Strategy:
             raise ValueError(f"{name} has no option {key!r}; its options: {', '.join(fields)}")
         kwargs[key] = _convert(fields[key], text)
     return cls(**kwargs)
-
-
-def budget_for(strategy: Strategy, steps_per_solution: int) -> int:
-    """Steps that buy ``strategy`` its nominal ``n`` solutions of ``steps_per_solution`` steps:
-    the equal-compute budget of a comparison at N."""
-    n = getattr(strategy, "n", None) or getattr(strategy, "attempts", 1)
-    return n * steps_per_solution

@@ -11,9 +11,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from assay.chat import chat_ids
+from assay.chat import MessagesFn, chat_ids, task_messages
 from assay.protocols import Generator, Prefix, SamplingParams, Step
-from assay.search.scorers.hf import MessagesFn, task_messages
 
 
 class GeneratorPolicy:

@@ -64,6 +64,7 @@ def test_wheel_contains_every_subpackage(wheel):
         init = dotted.replace(".", "/") + "/__init__.py"
         assert init in names, f"{init} missing from the wheel"
     assert "assay/envs/data/math_sample.jsonl" in names, "shipped task data missing from the wheel"
+    assert "assay/envs/web/data/tasks.json" in names, "the web env's task configs missing from the wheel"
     assert not any(n.split("/")[0] in TOP_LEVEL + ["tests", "bench"] for n in names), "a bare top-level package leaked into the wheel"
 
 

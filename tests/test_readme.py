@@ -53,3 +53,12 @@ def test_python_usage_snippet_runs():
     code = match.group(1).replace("v.verify(", "verdict = v.verify(", 1) + "\nassert verdict.passed is False, verdict\n"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
+
+
+def test_search_snippet_runs_and_beam_search_beats_best_of_n():
+    match = re.search(r"## Search at equal compute\n\n```python\n(.*?)```", README, re.S)
+    assert match, "README lost its search snippet"
+    out = subprocess.run([sys.executable, "-c", match.group(1)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    accuracy = dict(line.split() for line in out.stdout.splitlines())
+    assert float(accuracy["beam"]) > float(accuracy["best_of_n"])

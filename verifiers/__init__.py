@@ -19,6 +19,8 @@ _FACTORIES: dict[str, str | Callable[..., Verifier]] = {
     "math": "assay.verifiers.math.verifier:MathVerifier",
     "verilog": "assay.verifiers.verilog.verifier:VerilogVerifier",
     "code": "assay.verifiers.code.verifier:CodeVerifier",
+    "web": "assay.verifiers.web.verifier:WebVerifier",
+    "swe": "assay.verifiers.swe.verifier:SWEVerifier",
 }
 _DEFAULTS: dict[str, Verifier] = {}
 _lock = threading.Lock()

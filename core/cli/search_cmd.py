@@ -76,13 +76,13 @@ def _scorer(spec: str, args, verifier, policy_parts, messages):
         return VerifierScorer(verifier)
     kind, _, where = spec.partition(":")
     if kind == "prm" and where:
-        from assay.search.scorers.hf import ValueHeadPRM
+        from assay.verifiers.learned.prm import ValueHeadPRM
 
         return ValueHeadPRM.from_pretrained(where, messages=messages)
     if kind == "implicit" and where:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from assay.search.scorers.hf import ImplicitPRM
+        from assay.verifiers.learned.implicit import ImplicitPRM
 
         prm_dir, _, ref_dir = where.partition(",")
         model = AutoModelForCausalLM.from_pretrained(prm_dir)

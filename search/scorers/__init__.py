@@ -1,9 +1,7 @@
-"""Scorers for search: the verifier (terminal states), ensembles, a value-head PRM over any Hugging
-Face model, and PRIME's implicit PRM. The toy benchmark's ``NoisyPRM`` is in ``assay.search.toy``.
+"""Scorers for search. ``VerifierScorer`` (the domain verifier, terminal states) lives here; learned
+scorers (value-head PRM, implicit PRM, ensembles) are rewards and live in
+``assay.verifiers.learned``; the toy benchmark's ``NoisyPRM`` is in ``assay.search.toy``."""
 
-The HF scorers import torch and transformers; import them from ``assay.search.scorers.hf``.
-"""
+from assay.search.scorers.verifier import VerifierScorer
 
-from assay.search.scorers.basic import ENSEMBLE_MODES, EnsembleScorer, VerifierScorer
-
-__all__ = ["ENSEMBLE_MODES", "EnsembleScorer", "VerifierScorer"]
+__all__ = ["VerifierScorer"]

@@ -3,7 +3,7 @@ import pytest
 from assay.chat import chat_ids
 from assay.protocols import Generation, Prefix, SamplingParams, Step
 from assay.search.generator_policy import GeneratorPolicy
-from assay.search.scorers.hf import task_messages
+from assay.chat import task_messages
 from assay.trainer.tiny import build_model, build_tokenizer
 from tests.search.helpers import task
 

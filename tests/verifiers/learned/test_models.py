@@ -5,7 +5,10 @@ import pytest
 import torch
 
 from assay.protocols import Prefix, Step
-from assay.search.scorers.hf import ImplicitPRM, ValueHeadPRM, encode_prefix, task_messages
+from assay.chat import task_messages
+from assay.verifiers.learned.implicit import ImplicitPRM
+from assay.verifiers.learned.prm import ValueHeadPRM
+from assay.verifiers.learned.tokens import encode_prefix
 from assay.trainer.tiny import build_model, build_tokenizer
 from tests.search.helpers import task
 

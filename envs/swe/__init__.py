@@ -1,0 +1,1 @@
+"""The SWE environment's parts: tools the agent calls, the shipped task set, and the task generator."""

@@ -1,0 +1,15 @@
+"""Learned rewards: scorers computed by models rather than checked by rules (DESIGN: they are
+rewards, so they live with the verifiers). Each follows the ``Scorer`` protocol of
+``assay.protocols``, so search uses them as they are.
+
+- ``ValueHeadPRM`` (``assay.verifiers.learned.prm``): p(step correct) from a value head over any
+  Hugging Face transformer.
+- ``ImplicitPRM`` (``assay.verifiers.learned.implicit``): PRIME's beta * log pi / pi_ref per step.
+- ``EnsembleScorer``: worst-case and uncertainty-weighted ensembles of any scorers.
+
+The model-backed ones import torch and transformers; import them from their modules.
+"""
+
+from assay.verifiers.learned.ensemble import ENSEMBLE_MODES, EnsembleScorer
+
+__all__ = ["ENSEMBLE_MODES", "EnsembleScorer"]
