@@ -320,3 +320,29 @@ def test_validation_errors():
         process_returns(r, off, "softmin", temperature=0.0)
     with pytest.raises(ValueError, match="backend must be one of"):
         process_returns(r, off, backend="cuda")
+
+
+def test_cpu_serial_and_parallel_loops_agree_on_both_sides_of_the_threshold(monkeypatch):
+    """Small inputs run the loops on the calling thread, large ones in numba's parallel region:
+    the same per-segment code, so the two must agree exactly, with odd and empty segments."""
+    from assay.kernels.segments import cpu
+
+    g = torch.Generator().manual_seed(5)
+    lengths = torch.randint(0, 9, (30011,), generator=g)
+    lengths[::97] = 0
+    offsets = torch.zeros(lengths.numel() + 1, dtype=torch.int64)
+    torch.cumsum(lengths, 0, out=offsets[1:])
+    x = torch.rand(int(offsets[-1]), generator=g) + 0.01
+    assert x.numel() > cpu.PARALLEL_MIN_ELEMENTS // 2
+    results = {}
+    for threshold in (1, 1 << 40):  # everything parallel, then everything serial
+        monkeypatch.setattr(cpu, "PARALLEL_MIN_ELEMENTS", threshold)
+        results[threshold] = (
+            cpu.group_advantages_cpu(x, None, offsets, "grpo", 1e-6),
+            [cpu.prm_aggregate_cpu(x, offsets, op, 0.0) for op in ("min", "mean", "prod", "last", "sum")],
+            [cpu.process_returns_cpu(x, offsets, mode, 0.9, 0.1) for mode in ("sum", "min", "discounted", "softmin")],
+        )
+    parallel, serial = results[1], results[1 << 40]
+    assert torch.equal(parallel[0], serial[0])
+    assert all(torch.equal(a, b) for a, b in zip(parallel[1], serial[1]))
+    assert all(torch.equal(a, b) for a, b in zip(parallel[2], serial[2]))
