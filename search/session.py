@@ -16,7 +16,7 @@ from assay.search.aggregate import aggregate, check_aggregation
 from assay.search.answers import Equivalence, exact_equivalence, final_answer, verifier_equivalence, vote
 from assay.search.budget import Budget, Meter
 from assay.search.result import Explored, SearchResult, TreeNode
-from assay.types import Task
+from assay.types import Task, Verdict
 
 AnswerFn = Callable[[Task, str], "str | None"]
 SELECTIONS = ("weighted", "majority", "best")
@@ -136,10 +136,13 @@ class Session:
         return exact_equivalence
 
     def result(self, problem: int, strategy: str, explored: Sequence[Explored], chosen: int | None,
-               stopped: str | None = None, tree: TreeNode | None = None) -> SearchResult:
+               stopped: str | None = None, tree: TreeNode | None = None, verdict: Verdict | None = None) -> SearchResult:
+        """The problem's result; the chosen response is verified here unless ``verdict`` (already
+        judged by the strategy) is given."""
         task = self.tasks[problem]
         response = explored[chosen].text if chosen is not None else ""
-        verdict = self.verifier.verify(task, response) if self.verifier is not None else None
+        if verdict is None and self.verifier is not None:
+            verdict = self.verifier.verify(task, response)
         meter = self.meters[problem]
         stopped = stopped or ("budget" if meter.exhausted else "done")
         return SearchResult(task, strategy, explored[chosen].answer if chosen is not None else None, response,

@@ -214,7 +214,8 @@ class MCTS(Strategy):
         rolled = {p.key: (i, p.extend(*more)) for (i, p), more in zip(open_, session.complete(open_))}
         finals = [rolled.get(p.key, (i, p)) for i, p in requests]
         if session.verifier is not None:
-            roll = [session.verifier.verify(p.task, p.text).reward for _, p in finals]
+            verdicts = session.verifier.verify_batch([p.task for _, p in finals], [p.text for _, p in finals])
+            roll = [0.0 if v.error is not None else v.reward for v in verdicts]
         else:
             roll = session.values(finals)
         if self.value == "terminal":

@@ -46,6 +46,7 @@ class GuidedRetry(Strategy):
         problems = range(len(session.tasks))
         current = {i: Prefix(session.tasks[i]) for i in problems}
         attempts: dict[int, list[Prefix]] = {i: [] for i in problems}
+        verdicts_of: dict[int, list[Verdict]] = {i: [] for i in problems}
         passed: dict[int, int | None] = {i: None for i in problems}
         for _ in range(self.attempts):
             requests = [(i, current[i]) for i in problems
@@ -56,6 +57,7 @@ class GuidedRetry(Strategy):
             verdicts = session.verifier.verify_batch([p.task for _, p in written], [p.text for _, p in written])
             for (i, attempt), verdict in zip(written, verdicts):
                 attempts[i].append(attempt)
+                verdicts_of[i].append(verdict)
                 if verdict.passed:
                     passed[i] = len(attempts[i]) - 1
                     continue
@@ -70,5 +72,6 @@ class GuidedRetry(Strategy):
             chosen = passed[i] if passed[i] is not None else (len(explored) - 1 if explored else None)
             if chosen is not None and not explored[chosen].done:
                 chosen = None
-            results.append(session.result(i, self.name, explored, chosen))
+            verdict = verdicts_of[i][chosen] if chosen is not None else None  # judged already: not twice
+            results.append(session.result(i, self.name, explored, chosen, verdict=verdict))
         return results
