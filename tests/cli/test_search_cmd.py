@@ -26,3 +26,20 @@ def test_search_errors_name_the_fix():
     assert out.returncode == 2 and "unknown scorer" in out.stderr
     out = run("search", "assay/modchain-v0", "--budget", "lots")
     assert out.returncode == 2 and "steps=64" in out.stderr
+
+
+def test_search_with_a_model_policy_and_a_value_head_prm_from_disk(tmp_path):
+    import torch
+
+    from assay.trainer.tiny import build_model, build_tokenizer
+    from assay.verifiers.learned.prm import ValueHeadPRM
+
+    tok = build_tokenizer()
+    prm_dir = ValueHeadPRM(build_model(len(tok), hidden_size=32, layers=2, heads=2), tok,
+                           torch.nn.Linear(32, 1)).save_pretrained(tmp_path / "prm")
+    out = run("search", "assay/arithmetic-v0", "--policy", "tiny", "--scorer", f"prm:{prm_dir}",
+              "--strategy", "best_of_n", "-o", "n=2", "--budget", "4", "--tasks", "2", "--max-new-tokens", "4",
+              "--output", str(tmp_path / "r.jsonl"), timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(r["cost"]["scorer_calls"] >= 1 and r["cost"]["steps"] == 2 for r in rows)
