@@ -89,7 +89,9 @@ class GRPOTrainer:
                 errors = sum(1 for t in trajectories if t.verdict is not None and t.verdict.error)
                 rewards, kept = self.score(trajectories)  # env rewards, error policy, overlong penalty
                 rollout_stats["errors"] = float(errors)
-                if not kept:  # nothing to learn from (all dropped, or every group uniform)
+                # nothing to learn from (all dropped, or every group uniform) on some rank: every rank
+                # skips, or the others would wait forever in the update's collectives
+                if self.world.any(not kept):
                     self.step += 1
                     self._log({"step": self.step, "skipped": 1, **rollout_stats})
                     self._evaluate_and_save(history)

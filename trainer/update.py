@@ -44,6 +44,11 @@ class World:
         dist.all_reduce(t)
         return float(t.item())
 
+    def any(self, flag: bool) -> bool:
+        """True on every rank when ``flag`` is true on some rank (one all-reduce): for decisions
+        that every rank must take together, such as skipping a step."""
+        return self.sum(1.0 if flag else 0.0) > 0
+
 
 def all_reduce_grads(model, world: World) -> None:
     """Sum gradients over ranks (one flat buffer per dtype).

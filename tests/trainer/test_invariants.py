@@ -80,3 +80,23 @@ def test_two_processes_equal_one_process(tmp_path):
     double = torch.load(out)
     for a, b in zip(single, double):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def _skip_rank_main(rank: int, init_file: str, out: str) -> None:
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+    world = World(rank, 2)
+    # rank 1 has nothing to learn from this step; rank 0 has a batch
+    decisions = [world.any(not kept) for kept in ([[1, 2]], [[]])[rank]], world.any(False)
+    torch.save(decisions, f"{out}.{rank}")
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+def test_a_step_one_rank_skips_is_skipped_by_every_rank(tmp_path):
+    """GRPOTrainer skips a step when nothing is kept; with one rank skipping alone the others would
+    block in the update's all-reduce. ``World.any`` makes the decision together."""
+    out = tmp_path / "decisions"
+    mp.start_processes(_skip_rank_main, args=(str(tmp_path / "init"), str(out)), nprocs=2, start_method="spawn",
+                       join=True)
+    assert torch.load(f"{out}.0") == torch.load(f"{out}.1") == ([True], False)
+    assert World().any(True) and not World().any(False)
