@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import secrets
 import select
 import signal
 import threading
@@ -21,8 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
-PREFIX = "assay-"  # every group this module makes is named assay-<host pid>-<n>
+PREFIX = "assay-"  # every group this module makes is named assay-<host pid>-<process token>-<n>
+# A SIGKILLed process leaves its groups behind; a later process that gets the same pid must not
+# collide with them (mkdir failed with FileExistsError) or count them as its own leftovers.
+_TOKEN = secrets.token_hex(4)
 _counter = itertools.count()
+_reaped = False
 _lock = threading.Lock()
 KILL_TIMEOUT_S = 1.0  # how long killed tasks may take to exit before we give up on a group
 
@@ -59,11 +64,41 @@ def available() -> str | None:
 
 
 def _make(base: Path) -> Path:
+    global _reaped
     with _lock:
         n = next(_counter)
-    group = base / f"{PREFIX}{os.getpid()}-{n}"
+        first, _reaped = not _reaped, True
+    if first:
+        reap_stale(base)
+    group = base / f"{PREFIX}{os.getpid()}-{_TOKEN}-{n}"
     group.mkdir()
     return group
+
+
+def reap_stale(base: Path) -> int:
+    """Remove the empty groups of processes that no longer run (left by SIGKILLed owners);
+    returns how many. A group with live tasks, or of a running pid, is never touched."""
+    removed = 0
+    for group in base.glob(f"{PREFIX}*"):
+        pid = group.name[len(PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        try:
+            group.rmdir()  # fails while tasks remain: then it is not ours to clean
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _backoff(attempts: int = 60):
@@ -238,5 +273,5 @@ def leftover_groups() -> list[Path]:
     for controller in ("pids", "memory"):
         base = _own_path(controller)
         if base is not None:
-            found += sorted(base.glob(f"{PREFIX}{os.getpid()}-*"))
+            found += sorted(base.glob(f"{PREFIX}{os.getpid()}-{_TOKEN}-*"))
     return found

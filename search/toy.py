@@ -76,7 +76,7 @@ def read_state(prefix: Prefix) -> ToyState:
 @dataclass
 class ToyChainPolicy:
     """See the module docstring. ``seed`` fixes every draw (calls in the same order give the
-    same steps)."""
+    same steps). Its steps carry no token ids (see ``_step``)."""
 
     step_accuracy: float = 0.8
     trap_accuracy: float | None = 0.35
@@ -138,7 +138,9 @@ class ToyChainPolicy:
 
     @staticmethod
     def _step(text: str, logprob: float, terminal: bool = False) -> Step:
-        return Step(text, tuple(text.encode()), logprob, terminal)
+        # no token ids: the toy has no tokenizer, and made-up ids would reach model scorers as if
+        # real (they tokenize a step's text when it has none); token budgets do not apply to it
+        return Step(text, (), logprob, terminal)
 
 
 

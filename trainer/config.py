@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from assay.config import ConfigError
 from assay.trainer.losses import KL_ESTIMATORS, LOSS_AGG_MODES
 from assay.trainer.schedule import LR_SCHEDULES
+from assay.verifiers.shaping import PROCESS_TRANSFORMS
 
 ALGORITHMS = {
     # algorithm: (advantage mode, loss aggregation, clip_low, clip_high, dynamic sampling, overlong penalty)
@@ -80,6 +81,27 @@ class GRPOConfig:
     error_policy: str = "drop"
     """What a sample whose verifier errored or whose env crashed becomes: drop (leave the batch) or zero (reward 0)."""
 
+    # --- learned rewards and shaping (assay.verifiers.shaping, assay.trainer.dense) -------------
+    reward_model: str | None = None
+    """A reward model directory from `assay train-rm`: an ORM adds reward_model_coef * its score to the outcome
+    reward; a PRM or implicit PRM adds dense per-step process advantages. None: verifiable rewards only."""
+    reward_model_coef: float = 1.0
+    """Weight of the learned reward (hybrid: r_verifier + coef * r_model; dense: coef * process advantage)."""
+    process_transform: str = "none"
+    """none | clip | delta: refinement of PRM step rewards (Gao et al. 2024) before the returns."""
+    process_clip_eta: float = 0.5
+    """Clip's threshold eta: each step reward becomes min(r - eta, 0)."""
+    process_return_mode: str = "min"
+    """sum | min | softmin: PRM step rewards -> per-step returns (min: PURE's min-form; sum invites reward hacking)."""
+    posterior_gating: bool = False
+    """Posterior-GRPO: process advantages count only for responses whose outcome passed."""
+    format_fail_reward: float | None = None
+    """Format gate: a response whose verdict has components["format"] == 0 gets this reward (None: no gate)."""
+    length_penalty_coef: float = 0.0
+    """Conciseness: passing responses lose this much reward per generated token past length_free_tokens."""
+    length_free_tokens: int = 0
+    """Tokens a response may use before the length penalty starts."""
+
     # --- optimisation ---------------------------------------------------------------------
     lr: float = 2e-4
     """AdamW learning rate (the peak, under a schedule)."""
@@ -114,6 +136,23 @@ class GRPOConfig:
     """Held-out accuracy every this many steps (greedy decoding)."""
     eval_size: int = 64
     """Held-out tasks in each evaluation (drawn with seeds disjoint from training)."""
+
+    # --- scale: the Ray backend and asynchronous rollouts (assay.trainer.ray_backend) --------------
+    backend: str = "local"
+    """local | ray: where environments and their verifiers run (ray: on `ray_workers` actors, stepped in parallel)."""
+    ray_address: str | None = None
+    """Ray cluster to join ("auto", "host:6379", "ray://host:10001"); None starts a local cluster."""
+    ray_workers: int = 2
+    """Environment worker actors with backend=ray; each turn's env steps are spread over them by expected cost."""
+    step_timeout_s: float | None = None
+    """backend=ray: a worker that has env calls queued but finishes none for this many seconds is hung and is
+    replaced (None: wait forever)."""
+    worker_retries: int = 2
+    """backend=ray: times an env call is re-run on a fresh worker after its worker died or hung; then the
+    sample counts as an env error and error_policy drops or zeroes it (0: never retry)."""
+    max_staleness: int = 0
+    """Asynchronous rollouts: batches are generated while the policy trains, at most this many policy
+    versions behind (0: synchronous, each batch sampled by the current policy; needs tis_cap when > 0)."""
 
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
@@ -158,6 +197,21 @@ class GRPOConfig:
         need(self.device == "auto" or self.device == "cpu" or self.device.split(":")[0] == "cuda",
              f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         need(self.max_wall_s is None or self.max_wall_s > 0, f"max_wall_s must be > 0 seconds or null, got {self.max_wall_s}")
+        need(self.process_transform in PROCESS_TRANSFORMS,
+             f"process_transform must be one of {PROCESS_TRANSFORMS}, got {self.process_transform!r}")
+        need(self.process_return_mode in ("sum", "min", "softmin"),
+             f"process_return_mode must be sum, min or softmin, got {self.process_return_mode!r} (min resists reward hacking)")
+        need(self.reward_model_coef >= 0, f"reward_model_coef must be >= 0, got {self.reward_model_coef}")
+        need(self.length_penalty_coef >= 0 and self.length_free_tokens >= 0,
+             "length_penalty_coef and length_free_tokens must be >= 0")
+        need(self.backend in ("local", "ray"), f"backend must be local or ray, got {self.backend!r}")
+        need(self.ray_workers >= 1, f"ray_workers must be >= 1, got {self.ray_workers}")
+        need(self.worker_retries >= 0, f"worker_retries must be >= 0, got {self.worker_retries}")
+        need(self.step_timeout_s is None or self.step_timeout_s > 0, f"step_timeout_s must be > 0 or null, got {self.step_timeout_s}")
+        need(self.max_staleness >= 0, f"max_staleness must be >= 0 (0: synchronous), got {self.max_staleness}")
+        need(self.max_staleness == 0 or self.tis_cap is not None,
+             "max_staleness > 0 trains on samples of older policies: set tis_cap (e.g. 2) so the importance weights "
+             "against the behaviour log-probs correct for it")
 
     def replace(self, **changes) -> GRPOConfig:
         return dataclasses.replace(self, **changes)

@@ -7,6 +7,7 @@ it. Environments are used only through the Gymnasium API (``reset(seed=...)`` dr
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import math
@@ -22,6 +23,7 @@ from assay.protocols import SamplingParams
 from assay.trainer import losses
 from assay.trainer.batch import collate
 from assay.trainer.config import GRPOConfig
+from assay.trainer.dense import learned_rewards
 from assay.trainer.distributed import resolve_device
 from assay.trainer.generators.hf import HFGenerator
 from assay.trainer.policy import load_policy
@@ -30,6 +32,7 @@ from assay.trainer.run_state import RunDir, rng_state, set_rng_state
 from assay.trainer.schedule import lr_at
 from assay.trainer.update import TrainingDiverged, World, policy_update
 from assay.types import Task, Trajectory
+from assay.verifiers import shaping
 
 EVAL_SEED_BASE = 10**9  # held-out tasks come from seeds no training step draws
 
@@ -70,8 +73,15 @@ class GRPOTrainer:
         elif resume and self.world.rank == 0:
             print(f"assay: no checkpoint in {self.run.checkpoints}; starting from step 0")
         self.generator = HFGenerator(self.policy, self.tokenizer, batch_size=config.generation_batch_size)
+        self.learned = learned_rewards(config, self.tokenizer, self.device) if config.reward_model else None
         self.task_env = assay.make(config.env_id, **config.env_kwargs)
         self._env_pool: list = []
+        self._env_runner = None  # where episodes' envs run: here (None) or on Ray workers
+        if config.backend == "ray":
+            from assay.trainer.ray_backend.env_workers import runner_from_config
+
+            self._env_runner = runner_from_config(config)
+        self._async = None  # the rollout thread, started by the first step when max_staleness > 0
         self.tb = None
 
     # ------------------------------------------------------------------------- the story
@@ -85,9 +95,9 @@ class GRPOTrainer:
                 history.append(self.evaluate())
             while self.step < cfg.steps and not self._out_of_time():
                 started = time.perf_counter()
-                trajectories, rollout_stats = self.rollout()  # sample G episodes per task
+                trajectories, rollout_stats = self._next_rollout()  # sample G episodes per task
                 errors = sum(1 for t in trajectories if t.verdict is not None and t.verdict.error)
-                rewards, kept = self.score(trajectories)  # env rewards, error policy, overlong penalty
+                rewards, kept = self.score(trajectories)  # env rewards, error policy, shaping, learned outcome reward
                 rollout_stats["errors"] = float(errors)
                 # nothing to learn from (all dropped, or every group uniform) on some rank: every rank
                 # skips, or the others would wait forever in the update's collectives
@@ -97,7 +107,7 @@ class GRPOTrainer:
                     self._evaluate_and_save(history)
                     continue
                 trajectories = [trajectories[i] for i in kept]
-                advantages = self.advantages(trajectories, rewards)  # within-group, via assay.kernels
+                advantages = self.advantages(trajectories, rewards)  # within-group (+ dense process advantages)
                 batch = collate(trajectories, advantages, self.tokenizer.pad_token_id)
                 lr = self._set_lr(self.step + 1)
                 update_start = time.perf_counter()
@@ -114,6 +124,9 @@ class GRPOTrainer:
                 history.append(row)
                 bar(row)
                 self._evaluate_and_save(history)
+        if self._async is not None:
+            self._async.close()
+            self._async = None
         return history
 
     def _evaluate_and_save(self, history: list[dict]) -> None:
@@ -135,18 +148,21 @@ class GRPOTrainer:
         self.data_seed += n * self.world.size
         return tasks
 
-    def rollout(self) -> tuple[list[Trajectory], dict]:
+    def rollout(self, generator=None) -> tuple[list[Trajectory], dict]:
         """``prompts_per_step`` tasks (this rank's share) x ``group_size`` episodes; with dynamic
-        sampling, groups whose rewards are all equal are replaced by fresh ones (bounded rounds)."""
+        sampling, groups whose rewards are all equal are replaced by fresh ones (bounded rounds).
+        ``generator``: the async pipeline's (an older policy version); default the live policy."""
         cfg = self.cfg
+        generator = generator or self.generator
         per_rank = cfg.prompts_per_step // self.world.size
         start = time.perf_counter()
         kept: list[Trajectory] = []
         rounds, generated = 0, 0
         while True:
             tasks = self.draw_tasks(per_rank if not kept else per_rank - len(kept) // cfg.group_size)
-            trajs = run_episodes(self._make_env, tasks, cfg.group_size, self.generator, self.tokenizer,
-                                 self._sampling(), cfg.max_turns, seed=self.data_seed, env_pool=self._env_pool)
+            trajs = run_episodes(self._make_env, tasks, cfg.group_size, generator, self.tokenizer,
+                                 self._sampling(), cfg.max_turns, seed=self.data_seed, env_pool=self._env_pool,
+                                 runner=self._env_runner)
             generated += sum(len(t.token_ids) for t in trajs)
             if not cfg.dynamic_sampling:
                 kept = trajs
@@ -164,30 +180,49 @@ class GRPOTrainer:
                       "refill_rounds": float(max(rounds - 1, 0)), "groups": float(len(kept) // cfg.group_size)}
 
     def score(self, trajectories: list[Trajectory]) -> tuple[torch.Tensor, list[int]]:
-        """Rewards of the trajectories kept by the error policy (drop or zero), with the overlong
-        penalty added; returns (rewards of kept, indices kept)."""
+        """Rewards of the trajectories kept by the error policy (drop or zero), shaped: format gate,
+        length penalty, an ORM's score (hybrid), DAPO's overlong penalty; returns (rewards of kept,
+        indices kept). The transforms are the pure functions of ``assay.verifiers.shaping``."""
         cfg = self.cfg
         kept = [i for i, t in enumerate(trajectories) if cfg.error_policy == "zero" or not (t.verdict and t.verdict.error)]
-        rewards = torch.tensor([trajectories[i].reward for i in kept], dtype=torch.float32)
+        chosen = [trajectories[i] for i in kept]
+        rewards = torch.tensor([t.reward for t in chosen], dtype=torch.float32)
+        lengths = torch.tensor([sum(t.loss_mask) for t in chosen])
+        passed = [bool(t.verdict and t.verdict.passed) for t in chosen]
+        if cfg.format_fail_reward is not None:
+            format_ok = [not (t.verdict and t.verdict.components.get("format", 1.0) == 0) for t in chosen]
+            rewards = shaping.format_gate(rewards, format_ok, cfg.format_fail_reward)
+        if cfg.length_penalty_coef:
+            rewards = shaping.length_penalty(rewards, lengths, cfg.length_penalty_coef, cfg.length_free_tokens, passed)
+        if self.learned is not None and not self.learned.dense and chosen:
+            rewards = shaping.hybrid(rewards, self.learned.outcome_rewards(chosen), 1.0, cfg.reward_model_coef)
         if cfg.overlong_buffer:
-            lengths = torch.tensor([sum(trajectories[i].loss_mask) for i in kept])
             rewards = rewards + losses.overlong_penalty(lengths, cfg.max_new_tokens * cfg.max_turns, cfg.overlong_buffer)
         return rewards, kept
 
     def advantages(self, trajectories: list[Trajectory], rewards: torch.Tensor) -> torch.Tensor:
+        """Group advantages ``(B,)``; with a PRM or implicit PRM, plus its per-token process
+        advantages, ``(B, T)`` (assay.trainer.dense)."""
         ids = {g: i for i, g in enumerate(dict.fromkeys(t.group_id for t in trajectories))}
         group_ids = torch.tensor([ids[t.group_id] for t in trajectories])
-        return group_advantages(rewards, group_ids, mode=self.cfg.advantage_mode)
+        advantages = group_advantages(rewards, group_ids, mode=self.cfg.advantage_mode)
+        if self.learned is not None and self.learned.dense:
+            width = max((len(t.token_ids) for t in trajectories), default=0)
+            advantages = advantages[:, None] + self.learned.process_advantages(trajectories, group_ids.tolist(), width)
+        return advantages
 
     def evaluate(self) -> dict:
         """Held-out accuracy with greedy decoding on ``eval_size`` tasks from reserved seeds."""
         cfg = self.cfg
-        tasks = []
-        for i in range(cfg.eval_size):
-            tasks.append(self.task_env.reset(seed=EVAL_SEED_BASE + i)[1]["task"])
-        share = tasks[self.world.rank :: self.world.size]
-        trajs = run_episodes(self._make_env, share, 1, self.generator, self.tokenizer,
-                             dataclasses.replace(self._sampling(), temperature=0.0), cfg.max_turns, seed=EVAL_SEED_BASE)
+        # the async rollout thread shares task_env and the env runner: take turns with it
+        with self._async.lock if self._async is not None else contextlib.nullcontext():
+            tasks = []
+            for i in range(cfg.eval_size):
+                tasks.append(self.task_env.reset(seed=EVAL_SEED_BASE + i)[1]["task"])
+            share = tasks[self.world.rank :: self.world.size]
+            trajs = run_episodes(self._make_env, share, 1, self.generator, self.tokenizer,
+                                 dataclasses.replace(self._sampling(), temperature=0.0), cfg.max_turns, seed=EVAL_SEED_BASE,
+                                 runner=self._env_runner)
         correct = self.world.sum(sum(1 for t in trajs if t.verdict is not None and t.verdict.passed))
         row = {"step": self.step, "eval_accuracy": correct / cfg.eval_size}
         self._log(row)
@@ -206,6 +241,20 @@ class GRPOTrainer:
         return path
 
     # ------------------------------------------------------------------------- plumbing
+    def _next_rollout(self) -> tuple[list[Trajectory], dict]:
+        """This step's batch: sampled now (max_staleness=0), or taken from the async pipeline,
+        which first learns the current weights as version ``self.step``."""
+        if self.cfg.max_staleness == 0:
+            return self.rollout()
+        if self._async is None:
+            from assay.trainer.ray_backend.pipeline import AsyncRollouts
+
+            make = lambda policy: HFGenerator(policy, self.tokenizer, batch_size=self.cfg.generation_batch_size)  # noqa: E731
+            self._async = AsyncRollouts(lambda gen: self.rollout(gen), make, self.policy, self.step, self.cfg.max_staleness)
+        else:
+            self._async.publish(self.step, self.policy)
+        return self._async.next(self.step)
+
     def _sampling(self) -> SamplingParams:
         return SamplingParams(max_new_tokens=self.cfg.max_new_tokens, temperature=self.cfg.temperature,
                               top_p=self.cfg.top_p, stop=(), seed=None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import gymnasium
 
@@ -19,11 +20,53 @@ from assay.protocols import Generator, SamplingParams
 from assay.types import Task, Trajectory, Turn, Verdict
 
 
+class EnvRunner(Protocol):
+    """Where the environments of a rollout live: in this process (:class:`LocalEnvRunner`) or on
+    workers (``assay.trainer.ray_backend.RayEnvRunner``). Episodes are addressed by slot (their
+    index in the rollout); each call takes one request per slot and returns one result per
+    request, in order: the env's return value, or the exception it raised (never raised here, so
+    one crashing env does not stop the others)."""
+
+    def reset(self, requests: Sequence[tuple[int, int | None, dict]]) -> list[Any]:
+        """``(slot, seed, options)`` -> ``(obs, info)`` or an exception, per request."""
+        ...
+
+    def step(self, requests: Sequence[tuple[int, str]]) -> list[Any]:
+        """``(slot, action)`` -> ``(obs, reward, terminated, truncated, info)`` or an exception."""
+        ...
+
+
+class LocalEnvRunner:
+    """Environments in this process, stepped one after another; ``pool`` is reused across calls."""
+
+    def __init__(self, make_env: Callable[[], gymnasium.Env], pool: list[gymnasium.Env] | None = None):
+        self.make_env = make_env
+        self.envs = pool if pool is not None else []
+
+    def _env(self, slot: int) -> gymnasium.Env:
+        while len(self.envs) <= slot:
+            self.envs.append(self.make_env())
+        return self.envs[slot]
+
+    def reset(self, requests):
+        return [_call(lambda: self._env(slot).reset(seed=seed, options=options)) for slot, seed, options in requests]
+
+    def step(self, requests):
+        return [_call(lambda: self._env(slot).step(action)) for slot, action in requests]
+
+
+def _call(fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except Exception as e:  # returned, not raised: the caller marks that episode and goes on
+        return e
+
+
 @dataclass
 class _Episode:
     """Mutable state of one episode while it runs (becomes a frozen Trajectory at the end)."""
 
-    env: gymnasium.Env
+    slot: int
     task: Task
     group_id: str
     seed: int | None
@@ -60,30 +103,31 @@ def run_episodes(
     max_turns: int = 1,
     seed: int = 0,
     env_pool: list[gymnasium.Env] | None = None,
+    runner: EnvRunner | None = None,
 ) -> list[Trajectory]:
     """``group_size`` episodes of every task; returns one Trajectory per episode, in task order.
 
     All active episodes advance together: one batched generator call per turn. An environment
     that raises, or a verifier that cannot judge, marks that episode (``verdict.error`` set) and
-    the others go on; the trainer's error policy decides what happens to it.
+    the others go on; the trainer's error policy decides what happens to it. ``runner`` says where
+    the environments live (default: here, built with ``make_env`` into ``env_pool``); every
+    turn's steps go to it as one batch, so a remote runner steps them in parallel.
     """
-    envs = env_pool if env_pool is not None else []
-    while len(envs) < len(tasks) * group_size:
-        envs.append(make_env())
+    runner = runner if runner is not None else LocalEnvRunner(make_env, env_pool)
+    slots = [(t, task, t * group_size + g) for t, task in enumerate(tasks) for g in range(group_size)]
+    resets = runner.reset([(slot, seed + slot, {"task": task}) for _, task, slot in slots])
     episodes: list[_Episode] = []
-    for t, task in enumerate(tasks):
-        for g in range(group_size):
-            env = envs[t * group_size + g]
-            ep_seed = seed + len(episodes)
-            try:
-                obs, info = env.reset(seed=ep_seed, options={"task": task})
-                messages = info.get("messages") or [{"role": "user", "content": obs}]
-                prompt = chat_ids(tokenizer, messages)
-                episodes.append(_Episode(env, task, f"{task.id}#{seed}", ep_seed, prompt, list(prompt), [Turn("user", obs)], info=info))
-            except Exception as e:
-                ep = _Episode(env, task, f"{task.id}#{seed}", ep_seed, [], [])
-                ep.error, ep.done = f"env reset failed: {type(e).__name__}: {e}", True
-                episodes.append(ep)
+    for (_, task, slot), result in zip(slots, resets):
+        ep_seed = seed + slot
+        if isinstance(result, BaseException):
+            ep = _Episode(slot, task, f"{task.id}#{seed}", ep_seed, [], [])
+            ep.error, ep.done = f"env reset failed: {type(result).__name__}: {result}", True
+            episodes.append(ep)
+            continue
+        obs, info = result
+        messages = info.get("messages") or [{"role": "user", "content": obs}]
+        prompt = chat_ids(tokenizer, messages)
+        episodes.append(_Episode(slot, task, f"{task.id}#{seed}", ep_seed, prompt, list(prompt), [Turn("user", obs)], info=info))
 
     for turn in range(max_turns):
         active = [ep for ep in episodes if not ep.done]
@@ -98,13 +142,14 @@ def run_episodes(
             ep.context += gen.token_ids
             ep.boundaries.append(len(ep.token_ids))
             ep.turns.append(Turn("assistant", gen.text, gen.token_ids, gen.logprobs))
-            try:
-                obs, reward, terminated, truncated, info = ep.env.step(gen.text)
-            except Exception as e:
-                ep.error = f"env step failed: {type(e).__name__}: {e}"
-                ep.info = {"traceback": traceback.format_exc(limit=5)}
+        results = runner.step([(ep.slot, gen.text) for ep, gen in zip(active, gens)])
+        for ep, gen, result in zip(active, gens, results):
+            if isinstance(result, BaseException):
+                ep.error = f"env step failed: {type(result).__name__}: {result}"
+                ep.info = {"traceback": "".join(traceback.format_exception(result, limit=5))}
                 ep.done = True
                 continue
+            obs, reward, terminated, truncated, info = result
             ep.reward, ep.info = float(reward), info
             ep.verdict = info.get("verdict", ep.verdict)
             if terminated or truncated or turn == max_turns - 1:

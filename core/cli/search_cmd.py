@@ -38,6 +38,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-new-tokens", type=int, default=48, help="tokens per step of a model policy")
     p.add_argument("--step-accuracy", type=float, default=0.8, help="toy policy: probability a step is right")
     p.add_argument("--output", help="write one JSON line per task (answer, passed, cost) here")
+    p.add_argument("--backend", default="local", choices=["local", "ray"],
+                   help="ray: the scorer's batches are split over Ray actors (the policy stays here)")
+    p.add_argument("--ray-address", default=None, help="Ray cluster to join (default: start a local one)")
+    p.add_argument("--ray-workers", type=int, default=2, help="scorer actors with --backend ray (default 2)")
     p.set_defaults(run=run)
 
 
@@ -96,6 +100,27 @@ def _scorer(spec: str, args, verifier, policy_parts, messages):
     raise AssayError(f"unknown scorer {spec!r}: use none, toy, toy-biased, verifier, prm:DIR or implicit:DIR[,REF]")
 
 
+def _ray_scorer(args, messages):
+    """The scorer built inside each of ``--ray-workers`` actors (verifiers and models are built
+    where they run, never pickled) and fed contiguous shares of every batch."""
+    from assay.trainer.ray_backend import connect
+    from assay.trainer.ray_backend.search import RayScorer
+
+    if args.ray_workers < 1:
+        raise AssayError("--ray-workers must be >= 1")
+    if args.scorer.startswith("implicit:") and "," not in args.scorer:
+        raise AssayError("with --backend ray, name the implicit PRM's reference: implicit:DIR,REF_DIR")
+    spec, env_id = args.scorer, args.env_id
+
+    def build():
+        import assay
+
+        return _scorer(spec, args, assay.make(env_id).unwrapped.verifier, None, messages)
+
+    connect(args.ray_address)
+    return RayScorer(build, args.ray_workers)
+
+
 def run(args: argparse.Namespace) -> int:
     import assay
     from assay.search import Budget
@@ -131,7 +156,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         policy_parts = _model_policy(args.policy, args, messages)
         policy = policy_parts[0]
-    scorer = _scorer(args.scorer, args, verifier, policy_parts, messages)
+    if args.backend == "ray" and args.scorer != "none":
+        scorer = _ray_scorer(args, messages)
+    else:
+        scorer = _scorer(args.scorer, args, verifier, policy_parts, messages)
     start = time.perf_counter()
     kwargs = {"budget": budget, "verifier": verifier}
     if answer is not None:

@@ -100,3 +100,27 @@ def test_launcher_sets_the_rlimits_the_program_sees(bwrap_ready, with_cgroups):
         address_space, nproc = (lim.memory_mb << 20,) * 2, (lim.pids + PID_OVERHEAD,) * 2
     expect = [(3, 4), (0, 0), address_space, nproc]  # cpu_s rounded up; SIGKILL one second later
     assert out.stdout.decode().strip().split(") (") == " ".join(map(str, expect)).split(") (")
+
+
+def test_groups_a_killed_process_left_are_reaped_and_a_reused_pid_cannot_collide(cgroups_or_skip):
+    from assay.sandbox import cgroups
+
+    base = cgroups._own_path("pids")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = [base / f"{cgroups.PREFIX}{dead.pid}-0", base / f"{cgroups.PREFIX}{dead.pid}-0123abcd-3"]
+    live = base / f"{cgroups.PREFIX}{os.getpid()}-feedface-0"  # a running pid's group is never touched
+    for g in stale + [live]:
+        g.mkdir()
+    try:
+        assert cgroups.reap_stale(base) >= 2
+        assert not any(g.exists() for g in stale) and live.exists()
+    finally:
+        for g in stale + [live]:
+            if g.exists():
+                g.rmdir()
+    groups = cgroups.RunGroups.create(16, 64 << 20)
+    try:  # names carry a per-process token: a later process with this pid makes different names
+        assert groups.pids.name.startswith(f"{cgroups.PREFIX}{os.getpid()}-{cgroups._TOKEN}-")
+    finally:
+        assert groups.destroy()

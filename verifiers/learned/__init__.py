@@ -6,6 +6,14 @@ rewards, so they live with the verifiers). Each follows the ``Scorer`` protocol 
   Hugging Face transformer.
 - ``ImplicitPRM`` (``assay.verifiers.learned.implicit``): PRIME's beta * log pi / pi_ref per step.
 - ``EnsembleScorer``: worst-case and uncertainty-weighted ensembles of any scorers.
+- ``ValueHeadORM`` (``assay.verifiers.learned.orm``): a Bradley-Terry outcome reward model, same
+  checkpoint format as ``ValueHeadPRM``.
+- ``RubricJudge`` (``assay.verifiers.learned.judge``): an LLM judge over binary principles
+  (RLBFF) through any ``Generator``; an unparsable verdict is an error, never a reward.
+- ``load_reward_model`` (``assay.verifiers.learned.loading``): whatever ``assay train-rm`` wrote.
+
+Their training loops live in ``assay.trainer.reward_model``; reward transforms in
+``assay.verifiers.shaping``.
 
 The model-backed ones import torch and transformers; import them from their modules.
 """

@@ -1,0 +1,220 @@
+"""Reward hacking of summed process rewards, and the refinements that resist it.
+
+A tabular policy-gradient run on the toy modchain tasks (``assay.search.toy``). The policy has two
+logits: ``theta_repeat`` (repeat the previous line instead of advancing; harmless to the answer but
+it uses up the step cap, and a policy that hits the cap answers wrong) and ``theta_correct`` (an
+advancing step is right). The proxy reward is ``NoisyPRM(repeat_bias=...)``, which over-rewards
+repeated lines; the true reward is whether the final answer is right.
+
+Each run trains with REINFORCE on per-step returns ``G_t = shape(PRM scores)_t + outcome``, where
+shape is one of: ``sum`` (G_t = sum_{k>=t} r_k), ``min`` (PURE), ``clip`` (min(r - eta, 0), then
+sum), ``delta`` (r_k - r_{k+1}, last dropped, then sum). The baseline is the batch mean of the
+returns at the same step index. Hacked = proxy (summed PRM score) up while true accuracy goes down.
+
+    .venv/bin/python bench/reward_hacking.py          # writes bench/results/reward_hacking.{md,png}
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import platform
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+
+from assay.envs.procedural.modchain import apply, generate
+from assay.protocols import Prefix, Step
+from assay.search.toy import NoisyPRM, read_state, toy_answer
+from assay.verifiers.shaping import shape_process
+
+FORMS = {  # name: (per-step transform, return mode)
+    "sum": ("none", "sum"),
+    "min": ("none", "min"),
+    "clip": ("clip", "sum"),
+    "delta": ("delta", "sum"),
+}
+
+
+def sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def episode(task, theta, slack: int, rng: random.Random):
+    """One toy solution; returns the steps and, per step, the (action, grad of log-prob) pairs."""
+    x0, m, ops = int(task.meta["x0"]), int(task.meta["modulus"]), task.meta["ops"]
+    k = len(ops)
+    steps, grads = [], []
+    value, advanced = x0, 0
+    while not (steps and steps[-1].terminal):
+        if len(steps) + 1 >= k + slack and advanced < k:  # out of room: answers with what it has
+            steps.append(Step(f"Answer: \\boxed{{{value}}}\n", terminal=True))
+            grads.append(np.zeros(2))
+            continue
+        g = np.zeros(2)
+        if steps:
+            p = sigmoid(theta[0])
+            repeat = rng.random() < p
+            g[0] = (1.0 if repeat else 0.0) - p
+            if repeat:
+                steps.append(Step(steps[-1].text))
+                grads.append(g)
+                continue
+        p = sigmoid(theta[1])
+        right = rng.random() < p
+        g[1] = (1.0 if right else 0.0) - p
+        op, a = ops[advanced]
+        value = apply(value, op, int(a), m)
+        if not right:
+            value = (value + 1) % m
+        advanced += 1
+        text = f"Step {advanced}: {value}\n" + (f"\\boxed{{{value}}}\n" if advanced == k else "")
+        steps.append(Step(text, terminal=advanced == k))
+        grads.append(g)
+    return steps, grads
+
+
+def run(form: str, args, tasks) -> list[dict]:
+    transform, mode = FORMS[form]
+    rng = random.Random(args.seed)
+    prm = NoisyPRM(separation=2.0, noise=1.0, repeat_bias=args.repeat_bias, seed=args.seed)
+    theta = np.array([math.log(args.repeat0 / (1 - args.repeat0)), math.log(args.correct0 / (1 - args.correct0))])
+    rows = []
+    for it in range(args.iters + 1):
+        batch = [rng.choice(tasks) for _ in range(args.batch)]
+        episodes = [episode(t, theta, args.slack, rng) for t in batch]
+        prefixes = [Prefix(t, tuple(s)) for t, (s, _) in zip(batch, episodes)]
+        scores = prm.score(prefixes)
+        outcome = [float(toy_answer(t, p.text) == t.answer) for t, p in zip(batch, prefixes)]
+        flat = [x for row in scores for x in row]
+        offsets = np.cumsum([0] + [len(row) for row in scores])
+        returns = shape_process(flat, offsets, transform, mode, eta=args.eta).tolist()
+        on_path = [read_state(p).on_path for p in prefixes]
+        rows.append({"iter": it, "proxy": float(np.mean([sum(r) for r in scores])), "accuracy": float(np.mean(outcome)),
+                     "on_path": float(np.mean(on_path)), "steps": float(np.mean([len(r) for r in scores])),
+                     "p_repeat": sigmoid(theta[0]), "p_correct": sigmoid(theta[1])})
+        if it == args.iters:
+            break
+        # REINFORCE: G_t + outcome, baseline = batch mean at the same step index
+        per_index: dict[int, list[float]] = {}
+        total = []
+        for e, (_, grads) in enumerate(episodes):
+            for t in range(len(grads)):
+                g = returns[offsets[e] + t] + args.outcome_coef * outcome[e]
+                per_index.setdefault(t, []).append(g)
+                total.append((e, t, g))
+        baseline = {t: float(np.mean(v)) for t, v in per_index.items()}
+        grad = np.zeros(2)
+        for e, t, g in total:
+            grad += (g - baseline[t]) * episodes[e][1][t]
+        theta = theta + args.lr * grad / args.batch
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--iters", type=int, default=300)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=0.5)
+    ap.add_argument("--repeat-bias", type=float, default=3.0)
+    ap.add_argument("--eta", type=float, default=0.5, help="clip threshold")
+    ap.add_argument("--outcome-coef", type=float, default=1.0)
+    ap.add_argument("--slack", type=int, default=4)
+    ap.add_argument("--repeat0", type=float, default=0.1)
+    ap.add_argument("--correct0", type=float, default=0.7)
+    ap.add_argument("--difficulty", type=int, default=2)
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sweep", default="0,1,2", help="repeat biases for the sensitivity table (first seed only)")
+    ap.add_argument("--out", default="bench/results/reward_hacking")
+    args = ap.parse_args()
+    trng = np.random.default_rng(12345)
+    tasks = [generate(trng, args.difficulty) for _ in range(256)]
+    started = time.perf_counter()
+    results: dict[str, list[list[dict]]] = {f: [] for f in FORMS}
+    for form in FORMS:
+        for s in range(args.seeds):
+            results[form].append(run(form, argparse.Namespace(**{**vars(args), "seed": args.seed + s}), tasks))
+    sweep = {}
+    for bias in [float(b) for b in args.sweep.split(",") if b.strip()]:
+        for form in FORMS:
+            sweep[(bias, form)] = run(form, argparse.Namespace(**{**vars(args), "repeat_bias": bias}), tasks)[-1]
+    elapsed = time.perf_counter() - started
+    write_report(args, results, sweep, elapsed)
+
+
+def _mean(runs, it, key):
+    return float(np.mean([r[it][key] for r in runs]))
+
+
+def write_report(args, results, sweep, elapsed: float) -> None:
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    for form, runs in results.items():
+        xs = [r["iter"] for r in runs[0]]
+        for ax, key in zip(axes, ("proxy", "accuracy", "p_repeat")):
+            ax.plot(xs, [_mean(runs, i, key) for i in range(len(xs))], label=form)
+    for ax, title in zip(axes, ("proxy: summed NoisyPRM score", "true accuracy", "P(repeat)")):
+        ax.set_title(title)
+        ax.set_xlabel("policy-gradient iteration")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(out.with_suffix(".png"), dpi=100)
+    last, lines = args.iters, []
+    for form, runs in results.items():
+        per_seed = " ".join(f"{r[last]['accuracy']:.2f}" for r in runs)
+        verdict = ("hacked" if _mean(runs, last, "proxy") > _mean(runs, 0, "proxy")
+                   and _mean(runs, last, "accuracy") < _mean(runs, 0, "accuracy") else "resists")
+        lines.append(f"| {form} | {_mean(runs, 0, 'proxy'):.2f} -> {_mean(runs, last, 'proxy'):.2f} | "
+                     f"{_mean(runs, 0, 'accuracy'):.3f} -> {_mean(runs, last, 'accuracy'):.3f} | "
+                     f"{_mean(runs, 0, 'p_repeat'):.2f} -> {_mean(runs, last, 'p_repeat'):.2f} | "
+                     f"{_mean(runs, 0, 'steps'):.2f} -> {_mean(runs, last, 'steps'):.2f} | "
+                     f"{per_seed} | {verdict} |")
+    biases = sorted({b for b, _ in sweep})
+    sweep_lines = [f"| {form} | " + " | ".join(f"{sweep[(b, form)]['accuracy']:.2f} / {sweep[(b, form)]['p_repeat']:.2f}"
+                                                for b in biases) + " |" for form in FORMS]
+    sweep_text = ("\n\nSensitivity (seed 0 only, other settings as above): final true accuracy / P(repeat) after "
+                  f"{args.iters} iterations, by the PRM's repeat bias.\n\n| form | "
+                  + " | ".join(f"repeat_bias {b:g}" for b in biases) + " |\n|---|" + "---|" * len(biases) + "\n"
+                  + "\n".join(sweep_lines)) if sweep else ""
+    text = f"""# Reward hacking: summed process rewards vs min-form, clip and delta
+
+Command: `.venv/bin/python bench/reward_hacking.py` ({time.strftime('%Y-%m-%d')}, {platform.machine()},
+{elapsed:.0f} s for all runs). Settings: modchain difficulty {args.difficulty} (4 steps), step cap
+chain + {args.slack}, NoisyPRM(separation 2, noise 1, repeat_bias {args.repeat_bias}), batch {args.batch},
+{args.iters} iterations, lr {args.lr}, clip eta {args.eta}, outcome reward weight {args.outcome_coef},
+start P(repeat) {args.repeat0}, P(step right) {args.correct0}; means over {args.seeds} seeds (the
+column "final acc per seed" lists each seed). Each step's return is the shaped PRM return plus the
+outcome reward (Gao et al.: the refinements are added to the success reward).
+
+| return form | proxy (summed PRM score) | true accuracy | P(repeat) | steps | final acc per seed | |
+|---|---|---|---|---|---|---|
+""" + "\n".join(lines) + f"""
+
+![curves]({out.with_suffix('.png').name}){sweep_text}
+
+What the policy can do: repeat a line (the biased PRM scores it ~sigmoid(+-1 + {args.repeat_bias:g}) before
+noise) or advance (right ~sigmoid(1) = 0.73, wrong ~0.27). Under the sum form every extra repeat adds
+its score to every earlier step's return, worth more than the outcome reward it risks, so the
+policy learns to repeat until the cap forces a wrong answer. Min-form returns cannot rise with
+extra steps (a min only falls), and clip makes every step reward <= 0, so neither pays for
+length. Delta bounds the sum (the return is ``r_t - r_last`` however many steps follow) but keeps
+each step's own score in its return: a repeat the PRM over-scores is still credited by its bias,
+and a run that ends on the low-scored forced answer raises every earlier return. So delta removes
+the accumulation hack that Gao et al. describe, but not a PRM that prefers the hack step itself.
+The table shows which effect wins in these settings.
+"""
+    out.with_suffix(".md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

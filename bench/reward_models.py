@@ -1,0 +1,247 @@
+"""Reward models learning on CPU, with the tiny model and data the project generates.
+
+- ORM: pairwise Bradley-Terry on synthetic arithmetic preferences (right vs wrong answers,
+  ``assay.trainer.rm_data.arithmetic_preferences``); held-out pairs use expressions never seen in
+  training. Pairwise accuracy before and after.
+- PRM: step labels from search (``assay.search.training.mc_step_labels``: Math-Shepherd Monte-Carlo
+  roll-outs of ``ToyChainPolicy`` on modchain tasks), trained with ``--kind prm``; step-level
+  accuracy on held-out trajectories against the *true* step correctness
+  (``assay.search.toy.read_state(prefix).on_path``), next to the majority-class rate and AUROC.
+
+    .venv/bin/python bench/reward_models.py --orm-init DIR   # DIR: `assay pretrain-tiny` output
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from assay.protocols import Prefix, Step
+from assay.trainer import rm_data
+from assay.trainer.reward_model import RMConfig, train_reward_model
+
+
+def orm(args) -> dict:
+    train = rm_data.arithmetic_preferences(args.orm_pairs, seed=0)
+    held = rm_data.arithmetic_preferences(400, seed=1, held_out=True)
+    started = time.perf_counter()
+    cfg = RMConfig(kind="orm", data="(generated)", model=args.orm_init or "tiny", out=f"{args.work}/orm",
+                   steps=args.orm_steps, batch_size=args.orm_batch, lr=args.orm_lr, lm_coef=args.orm_lm_coef, seed=args.seed)
+    out, history = train_reward_model(cfg, train, held)
+    # the easier split: new pairs on expressions seen in training (exact training pairs removed)
+    from assay.trainer.rm_eval import pairwise_accuracy
+    from assay.verifiers.learned.orm import ValueHeadORM
+
+    seen = {(p.task.prompt, p.rejected) for p in train}
+    fresh = [p for p in rm_data.arithmetic_preferences(2000, seed=2) if (p.task.prompt, p.rejected) not in seen][:400]
+    seen_split = pairwise_accuracy(ValueHeadORM.from_pretrained(out), fresh)
+    return {"batch": args.orm_batch, "seen_expressions_new_pairs": seen_split, "seen_split_pairs": len(fresh),"init": args.orm_init or "fresh tiny (hidden 64)", "steps": args.orm_steps, "train_pairs": len(train),
+            "train_facts": len({p.task.prompt for p in train}), "held_out_pairs": len(held),
+            "held_out_facts": len({p.task.prompt for p in held}), "before": history[0], "after": history[-1],
+            "seconds": time.perf_counter() - started}
+
+
+def implicit(args) -> dict:
+    """PRIME's implicit PRM on the same preference data read as outcomes (chosen 1, rejected 0);
+    a pair is ranked by the summed implicit reward ``beta * sum_t log pi/pi_ref``."""
+    from assay.trainer.rm_data import OutcomeExample
+    from assay.verifiers.learned.loading import load_reward_model
+
+    train = rm_data.arithmetic_preferences(args.orm_pairs, seed=0)
+    held = rm_data.arithmetic_preferences(400, seed=1, held_out=True)
+    examples = [e for p in train for e in (OutcomeExample(p.task, (p.chosen,), 1.0), OutcomeExample(p.task, (p.rejected,), 0.0))]
+    started = time.perf_counter()
+    cfg = RMConfig(kind="implicit", data="(generated)", model=args.orm_init or "tiny", out=f"{args.work}/implicit",
+                   steps=args.implicit_steps, batch_size=32, lr=args.orm_lr, seed=args.seed)
+    out, _ = train_reward_model(cfg, examples)
+    model = load_reward_model(out, use_step_ids=False)
+    totals = lambda texts: [sum(r) for r in model.score([Prefix(p.task, (Step(t),)) for p, t in zip(held, texts)])]  # noqa: E731
+    chosen, rejected = totals([p.chosen for p in held]), totals([p.rejected for p in held])
+    acc = {c: sum(a > b for a, b, p in zip(chosen, rejected, held) if p.category == c) /
+           max(1, sum(p.category == c for p in held)) for c in ("near", "far")}
+    return {"steps": args.implicit_steps, "pairwise_accuracy": sum(a > b for a, b in zip(chosen, rejected)) / len(held),
+            "acc": acc, "seconds": time.perf_counter() - started}
+
+
+def terse(task):
+    """The same chain with a short prompt (``x_0 = 5, mod 13: + 7, * 3, - 2``): the tiny model reads
+    ~40 tokens instead of ~350, so a CPU run affords 10x more training steps. The policy, the
+    labels and the truth (``read_state``) read only ``meta``, which is unchanged."""
+    from dataclasses import replace
+
+    ops = ", ".join(f"{op} {a}" for op, a in task.meta["ops"])
+    return replace(task, prompt=f"x_0 = {task.meta['x0']}, mod {task.meta['modulus']}: {ops}")
+
+
+def toy_trajectories(n: int, seed: int, difficulty: int):
+    from assay.envs.procedural.modchain import generate
+    from assay.search.toy import ToyChainPolicy
+
+    rng = np.random.default_rng(seed)
+    tasks = [terse(generate(rng, difficulty)) for _ in range(n)]
+    # one distractor (a wrong step is always off by +1): with +1/-1 distractors a second error often
+    # cancels the first, so Monte-Carlo labels ("can still reach the answer") and the truth
+    # ("every step so far right") disagree on ~25% of steps
+    policy = ToyChainPolicy(step_accuracy=0.7, trap_accuracy=0.35, repeat_rate=0.1, distractors=1, seed=seed)
+    return tasks, policy, [(t, steps) for t, steps in zip(tasks, policy.complete([Prefix(t) for t in tasks]))]
+
+
+class ToyVerifier:
+    """The toy's final answer (its last ``\\boxed{}``) against the gold: what the math verifier
+    would say on these plain integers, without its worker processes."""
+
+    name, version = "toy-exact", "1"
+
+    def verify(self, task, response):
+        from assay.search.toy import toy_answer
+        from assay.types import Verdict
+
+        ok = toy_answer(task, response) == task.answer
+        return Verdict(float(ok), ok)
+
+    def verify_batch(self, tasks, responses):
+        return [self.verify(t, r) for t, r in zip(tasks, responses)]
+
+
+def auroc(scores, truth) -> float:
+    pos = [s for s, y in zip(scores, truth) if y]
+    neg = [s for s, y in zip(scores, truth) if not y]
+    if not pos or not neg:
+        return float("nan")
+    wins = sum((p > q) + 0.5 * (p == q) for p in pos for q in neg)
+    return wins / (len(pos) * len(neg))
+
+
+def prm(args) -> dict:
+    from assay.search.toy import read_state
+    from assay.search.training import mc_step_labels
+    from assay.verifiers.learned.prm import ValueHeadPRM
+
+    started = time.perf_counter()
+    _, policy, trajs = toy_trajectories(args.prm_tasks, seed=args.seed, difficulty=args.prm_difficulty)
+    labels = mc_step_labels(trajs, policy, ToyVerifier(), rollouts=args.rollouts, hard=not args.soft)
+    rows = rm_data.step_labels_rows(labels)
+    rm_data.write_jsonl(rows, f"{args.work}/prm_labels.jsonl")
+    label_s = time.perf_counter() - started
+    train = rm_data.load_step_labels(f"{args.work}/prm_labels.jsonl")
+    _, _, held = toy_trajectories(300, seed=args.seed + 1000, difficulty=args.prm_difficulty)
+    cfg = RMConfig(kind="prm", data=f"{args.work}/prm_labels.jsonl", out=f"{args.work}/prm", steps=args.prm_steps,
+                   batch_size=32, lr=args.prm_lr, seed=args.seed)
+    train_reward_model(cfg, train, log=lambda s: print(s, flush=True))
+    model = ValueHeadPRM.from_pretrained(cfg.out)  # the saved checkpoint, as any user would load it
+    prefixes = [Prefix(t, tuple(Step(s.text) for s in steps)) for t, steps in held]
+    scores = [x for row in model.score(prefixes) for x in row]
+    truth = [read_state(Prefix(p.task, p.steps[:j + 1])).on_path for p in prefixes for j in range(len(p.steps))]
+    mc_agree = sum((y >= 0.5) == read_state(Prefix(s.task, s.steps[:j + 1])).on_path
+                   for s in labels for j, y in enumerate(s.labels)) / sum(len(s.labels) for s in labels)
+    acc = sum((s >= 0.5) == y for s, y in zip(scores, truth)) / len(truth)
+    positive = sum(truth) / len(truth)
+    return {"labels": "soft" if args.soft else "hard", "train_trajectories": len(trajs), "train_steps": sum(len(s.labels) for s in labels), "rollouts": args.rollouts,
+            "mc_label_agreement_with_truth": mc_agree, "held_out_steps": len(truth), "step_accuracy": acc,
+            "majority_rate": max(positive, 1 - positive), "auroc": auroc(scores, truth),
+            "label_s": label_s, "seconds": time.perf_counter() - started}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--orm-init", default="", help="warm-started tiny model (assay pretrain-tiny) for the ORM; '' = fresh")
+    ap.add_argument("--orm-steps", type=int, default=600)
+    ap.add_argument("--orm-lr", type=float, default=3e-4)
+    ap.add_argument("--orm-pairs", type=int, default=4000)
+    ap.add_argument("--orm-lm-coef", type=float, default=0.0)
+    ap.add_argument("--orm-batch", type=int, default=32)
+    ap.add_argument("--implicit-steps", type=int, default=1000, help="implicit PRM on the ORM's pairs (0: skip)")
+    ap.add_argument("--prm-tasks", type=int, default=1000)
+    ap.add_argument("--prm-difficulty", type=int, default=1)
+    ap.add_argument("--prm-steps", type=int, default=1500)
+    ap.add_argument("--prm-lr", type=float, default=1e-3)
+    ap.add_argument("--rollouts", type=int, default=32)
+    ap.add_argument("--soft", action="store_true", help="soft MC labels (fraction of roll-outs that pass) instead of "
+                    "Math-Shepherd's hard ones (1 if any passes)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", choices=("orm", "implicit", "prm"), default=None)
+    ap.add_argument("--work", default="runs/bench-rm")
+    ap.add_argument("--out", default="bench/results/reward_models.md")
+    args = ap.parse_args()
+    result = {"machine": platform.machine(), "date": time.strftime("%Y-%m-%d"), "args": vars(args)}
+    if args.only in (None, "orm"):
+        result["orm"] = orm(args)
+    if args.only in (None, "implicit") and args.implicit_steps:
+        result["implicit"] = implicit(args)
+    if args.only in (None, "prm"):
+        result["prm"] = prm(args)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(report(result))
+    print(json.dumps(result, indent=1))
+
+
+def report(result: dict) -> str:
+    """Markdown: the command, machine and date, then one section per model."""
+    args = result["args"]
+    skip = {"out", "work"} | ({k for k in args if k.startswith("orm")} if "orm" not in result else set()) | \
+        ({k for k in args if k.startswith("prm") or k in ("rollouts", "soft")} if "prm" not in result else set())
+    flags = " ".join(f"--{k.replace('_', '-')} {v}" if v is not True else f"--{k}"
+                     for k, v in args.items() if k not in skip and v not in (None, "", False))
+    text = [f"# Reward models learning on CPU\n\nCommand: `.venv/bin/python bench/reward_models.py {flags}`  \n"
+            f"Machine: {result['machine']}, 2 shared cores (other jobs running), {result['date']}.\n"]
+    if "orm" in result:
+        o = result["orm"]
+        per_cat = lambda row: ", ".join(f"{k[4:]} {v:.3f}" for k, v in row.items() if k.startswith("acc/"))  # noqa: E731
+        text.append(f"""## ORM: pairwise Bradley-Terry on synthetic arithmetic preferences
+
+Chosen `\\boxed{{right}}` vs rejected `\\boxed{{wrong}}` (near: off by 1-2, far: off by 3-10) on terse prompts
+(`"7 + 5 ="`, difficulty 1). Held-out pairs use expressions never seen in training
+({o['train_facts']} training expressions, {o['held_out_facts']} held-out). Init: {o['init']}. {o['steps']} steps of {o.get('batch', 32)} pairs.
+
+| | pairwise accuracy | per category |
+|---|---|---|
+| before training | {o['before']['pairwise_accuracy']:.3f} | {per_cat(o['before'])} |
+| after training | {o['after']['pairwise_accuracy']:.3f} | {per_cat(o['after'])} |
+
+On the easier split, {o['seen_split_pairs']} new pairs (new wrong answers) on expressions seen in training, the trained model
+(loaded back from its checkpoint) scores {o['seen_expressions_new_pairs']['pairwise_accuracy']:.3f}
+({per_cat(o['seen_expressions_new_pairs'])}).
+
+{o['seconds']:.0f} s in all.
+""")
+    if "implicit" in result:
+        i = result["implicit"]
+        text.append(f"""## Implicit PRM (PRIME) on the same pairs
+
+The same training pairs read as outcomes (chosen 1, rejected 0), `--kind implicit` (beta 0.05), same init
+and learning rate, {i['steps']} steps of 32 responses; a held-out pair counts as right when the chosen
+response's summed implicit reward `beta * sum_t log pi/pi_ref` is the larger. Held-out: the same unseen
+expressions as above. Before training every pair ties (the model is its reference), which counts as wrong.
+
+| pairwise accuracy, unseen expressions | near | far |
+|---|---|---|
+| {i['pairwise_accuracy']:.3f} | {i['acc']['near']:.3f} | {i['acc']['far']:.3f} |
+
+{i['seconds']:.0f} s in all.
+""")
+    if "prm" in result:
+        p = result["prm"]
+        text.append(f"""## PRM: step labels from search, on the toy modchain
+
+{p['train_trajectories']} `ToyChainPolicy` solutions labelled by `mc_step_labels` ({p['rollouts']} roll-outs per
+prefix, {p['labels']} labels; {p['train_steps']} labelled steps; labels agree with the truth on
+{p['mc_label_agreement_with_truth']:.3f} of steps). Trained with `--kind prm` on a fresh tiny model, loaded back
+with `ValueHeadPRM.from_pretrained`, scored on {p['held_out_steps']} steps of held-out solutions against the true
+step correctness (`read_state(prefix).on_path`).
+
+| step accuracy (p >= 0.5 vs truth) | majority-class rate | AUROC |
+|---|---|---|
+| {p['step_accuracy']:.3f} | {p['majority_rate']:.3f} | {p['auroc']:.3f} |
+
+{p['seconds']:.0f} s in all ({p['label_s']:.0f} s of it labelling).
+""")
+    return "\n".join(text)
+
+
+if __name__ == "__main__":
+    main()

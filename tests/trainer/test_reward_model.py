@@ -1,0 +1,132 @@
+"""Reward-model training on the tiny model (hidden 32, a few steps): the loss reads labels at
+exactly the positions the scorers read, it learns, and the checkpoints are standard Hugging Face
+directories that the scorers load back with identical scores."""
+
+import pytest
+import torch
+
+from assay.protocols import Prefix, Step
+from assay.trainer import rm_data
+from assay.trainer.reward_model import RMConfig, _encode, _head_at, _sequence_logp, train_reward_model
+from assay.trainer.rm_data import OutcomeExample, PreferencePair, StepExample
+from assay.trainer.tiny import build_model, build_tokenizer
+from assay.types import Task
+from assay.verifiers.learned.implicit import ImplicitPRM
+from assay.verifiers.learned.loading import load_reward_model, reward_model_kind
+from assay.verifiers.learned.orm import ValueHeadORM
+from assay.verifiers.learned.prm import ValueHeadPRM
+
+SMALL = dict(tiny_hidden=32, batch_size=8, lr=3e-3, data="(in memory)")
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return build_tokenizer()
+
+
+def test_training_reads_the_head_where_the_scorers_do(tok):
+    """The PRM loss's logits at step ends == ValueHeadPRM.logits; the ORM's == ValueHeadORM.rewards."""
+    torch.manual_seed(0)
+    model = build_model(len(tok), hidden_size=32, layers=2, heads=2).eval()
+    head = torch.nn.Linear(32, 1)
+    t = Task("t", "3 + 4 =")
+    steps = [("Step 1: 7\n", "\\boxed{7}"), ("x\n",)]
+    rows = [_encode(tok, t, s) for s in steps]
+    with torch.no_grad():
+        got = _head_at(model, tok, head, rows, last_only=False).tolist()
+        last = _head_at(model, tok, head, rows, last_only=True).tolist()
+    want = ValueHeadPRM(model, tok, head).logits([Prefix(t, tuple(Step(x) for x in s)) for s in steps])
+    assert got == pytest.approx([x for row in want for x in row], abs=1e-5)
+    assert last == pytest.approx(ValueHeadORM(model, tok, head).rewards([t, t], ["Step 1: 7\n\\boxed{7}", "x\n"]), abs=1e-5)
+
+
+def test_implicit_training_logits_match_the_implicit_prm_scores(tok):
+    """beta * (sum log pi - sum log pi_ref) over the response == the sum of ImplicitPRM's step scores."""
+    model = build_model(len(tok), hidden_size=32, layers=2, heads=2, seed=1).eval()
+    ref = build_model(len(tok), hidden_size=32, layers=2, heads=2, seed=2).eval()
+    t = Task("t", "3 + 4 =")
+    steps = ("Step 1: 7\n", "\\boxed{7}")
+    rows = [_encode(tok, t, steps)]
+    with torch.no_grad():
+        got = 0.05 * float(_sequence_logp(model, tok, rows)[0] - _sequence_logp(ref, tok, rows)[0])
+    scores = ImplicitPRM(model, ref, tok, beta=0.05, use_step_ids=False).score([Prefix(t, tuple(Step(s) for s in steps))])
+    assert got == pytest.approx(sum(scores[0]), abs=1e-5)
+
+
+def test_orm_learns_a_preference_and_round_trips(tmp_path):
+    """Chosen '\\boxed{N}' vs rejected bare 'N': a fixed cue the tiny model learns in a few steps."""
+    pairs = [PreferencePair(Task(f"t{i}", f"{i} + 1 ="), f"\\boxed{{{i + 1}}}", f"{i + 1}", "format") for i in range(16)]
+    cfg = RMConfig(kind="orm", out=str(tmp_path / "orm"), steps=12, seed=0, **SMALL)
+    out, history = train_reward_model(cfg, pairs, pairs, log=lambda _: None)
+    assert history[-1]["pairwise_accuracy"] == 1.0 and history[-1]["loss"] < history[1]["loss"]
+    assert reward_model_kind(out) == "orm" and (out / "value_head.safetensors").exists() and (out / "config.json").exists()
+    loaded = load_reward_model(out)
+    assert isinstance(loaded, ValueHeadORM)
+    chosen = loaded.rewards([p.task for p in pairs], [p.chosen for p in pairs])
+    rejected = loaded.rewards([p.task for p in pairs], [p.rejected for p in pairs])
+    assert all(c > r for c, r in zip(chosen, rejected))
+
+
+def test_prm_checkpoint_loads_with_value_head_prm(tmp_path):
+    examples = [StepExample(Task(f"t{i}", "q"), ("Step 1: 1\n", "Step 2: x\n"), (1.0, 0.0)) for i in range(8)]
+    cfg = RMConfig(kind="prm", out=str(tmp_path / "prm"), steps=15, seed=0, **SMALL)
+    out, history = train_reward_model(cfg, examples, examples, log=lambda _: None)
+    assert history[-1]["step_accuracy"] == 1.0
+    prm = ValueHeadPRM.from_pretrained(out)
+    [[good, bad]] = prm.score([Prefix(Task("new", "q"), (Step("Step 1: 1\n"), Step("Step 2: x\n")))])
+    assert good > 0.5 > bad
+
+
+def test_implicit_prm_trains_and_loads(tmp_path):
+    examples = [OutcomeExample(Task(f"t{i}", "q"), ("\\boxed{1}",), 1.0) for i in range(4)] + \
+               [OutcomeExample(Task(f"u{i}", "q"), ("\\boxed{2}",), 0.0) for i in range(4)]
+    cfg = RMConfig(kind="implicit", out=str(tmp_path / "ip"), steps=10, seed=0, **SMALL)
+    out, history = train_reward_model(cfg, examples, examples, log=lambda _: None)
+    assert history[-1]["outcome_accuracy"] == 1.0
+    prm = load_reward_model(out, use_step_ids=False)
+    assert isinstance(prm, ImplicitPRM) and prm.beta == 0.05
+    [[right], [wrong]] = prm.score([Prefix(Task("a", "q"), (Step("\\boxed{1}"),)), Prefix(Task("b", "q"), (Step("\\boxed{2}"),))])
+    assert right > 0 > wrong
+
+
+def test_config_errors_say_the_fix():
+    from assay.config import ConfigError
+
+    with pytest.raises(ConfigError, match="data is required"):
+        RMConfig(kind="orm")
+    with pytest.raises(ConfigError, match="kind must be one of"):
+        RMConfig(kind="dpo", data="x")
+
+
+def test_cli_train_then_eval(tmp_path, capsys):
+    from assay.cli.main import main
+
+    data = rm_data.write_jsonl(rm_data.preference_rows(rm_data.arithmetic_preferences(16, seed=0)), tmp_path / "p.jsonl")
+    assert main(["train-rm", "--kind", "orm", f"data={data}", f"out={tmp_path / 'orm'}", "steps=2", "tiny_hidden=32",
+                 "batch_size=4"]) == 0
+    assert main(["eval-rm", str(tmp_path / "orm"), "--data", str(data), "--json"]) == 0
+    assert '"pairwise_accuracy"' in capsys.readouterr().out
+    bon = rm_data.write_jsonl([{"prompt": "2 + 2 =", "answer": "4", "domain": "math",
+                                "responses": ["\\boxed{4}", "\\boxed{5}"]}], tmp_path / "bon.jsonl")
+    assert main(["eval-rm", str(tmp_path / "orm"), "--bon", str(bon)]) == 0
+    out = capsys.readouterr().out
+    assert "bon/pass@n" in out and "bon/mean@n             0.5000" in out
+    assert main(["eval-rm", str(tmp_path / "orm")]) == 2
+    assert "nothing to evaluate" in capsys.readouterr().err
+
+
+def test_orm_lm_coef_adds_the_mean_next_token_loss_of_chosen_responses(tok):
+    """loss(lm_coef=c) - loss(lm_coef=0) == c * (- sum log p(chosen response tokens) / their count)."""
+    from assay.trainer.reward_model import _loss
+
+    torch.manual_seed(0)
+    model = build_model(len(tok), hidden_size=32, layers=2, heads=2).eval()
+    head = torch.nn.Linear(32, 1)
+    pairs = [PreferencePair(Task("a", "1 + 1 ="), "\\boxed{2}", "\\boxed{3}"), PreferencePair(Task("b", "2 + 2 ="), "4", "5")]
+    cfg = RMConfig(kind="orm", data="x", lm_coef=0.5)
+    with torch.no_grad():
+        plain = float(_loss(RMConfig(kind="orm", data="x"), model, tok, head, None, pairs))
+        with_lm = float(_loss(cfg, model, tok, head, None, pairs))
+        rows = [_encode(tok, p.task, [p.chosen]) for p in pairs]
+        nll = -float(_sequence_logp(model, tok, rows).sum()) / sum(len(i) - n for i, n, _ in rows)
+    assert with_lm - plain == pytest.approx(0.5 * nll, rel=1e-5)

@@ -1,0 +1,251 @@
+"""Reward-model training (``assay train-rm``): a pairwise Bradley-Terry ORM, a step-level PRM, or
+PRIME's implicit PRM, over any Hugging Face causal LM.
+
+Every kind reads its text the way its scorer will (``assay.verifiers.learned.tokens.encode_prefix``:
+chat prompt, then each step tokenized on its own), so labels sit at exactly the token positions
+that are scored later. The loop is one story: batch -> forward -> loss -> step; evaluation on the
+held-out set before training and at every tenth of the run.
+
+Output is a standard Hugging Face model directory (``config.json``, ``model.safetensors``,
+tokenizer) plus, for ORM and PRM, ``value_head.safetensors`` (the ``ValueHeadPRM`` format), and
+``reward_model.json`` saying the kind; load it with
+``assay.verifiers.learned.loading.load_reward_model``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from assay.chat import task_messages
+from assay.kernels import token_logprobs
+from assay.protocols import Prefix, Step
+from assay.trainer import rm_data, rm_eval
+from assay.trainer.rm_losses import bradley_terry_loss, implicit_prm_loss, step_bce_loss
+from assay.trainer.schedule import lr_at
+from assay.verifiers.learned.loading import RM_KINDS, RM_META_FILE
+from assay.verifiers.learned.tokens import encode_prefix, final_hidden, pad_batch, pad_id
+
+
+@dataclass(frozen=True)
+class RMConfig:
+    """Settings of ``assay train-rm`` (one docstring per field, as in GRPOConfig)."""
+
+    kind: str = "orm"
+    """orm (pairwise Bradley-Terry) | prm (per-step BCE) | implicit (PRIME: BCE(sigmoid(beta * sum log pi/pi_ref), outcome))."""
+    data: str = ""
+    """Training data: a JSONL file or anything Hugging Face datasets reads (format per kind: see assay.trainer.rm_data)."""
+    eval_data: str = ""
+    """Held-out data in the same format, evaluated before training and at every tenth of the run (empty: none)."""
+    model: str = "tiny"
+    """Base model: a Hugging Face causal LM directory, or "tiny" for a fresh tiny model (tiny_hidden wide)."""
+    tiny_hidden: int = 64
+    """Hidden size of the fresh tiny model when model is "tiny"."""
+    out: str = "runs/rm"
+    """Directory the trained reward model is written to."""
+    steps: int = 200
+    """Optimisation steps."""
+    batch_size: int = 16
+    """Pairs (orm) or solutions (prm, implicit) per step."""
+    lr: float = 1e-3
+    """AdamW peak learning rate: linear warm-up over the first 10 steps, then linear decay to 10% at the last step."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    max_grad_norm: float = 1.0
+    """Gradient clipping norm (0 disables)."""
+    margin: float = 0.0
+    """Bradley-Terry margin (orm): loss -log sigmoid(r_c - r_r - margin)."""
+    lm_coef: float = 0.0
+    """orm: adds lm_coef * the mean next-token loss of the chosen responses (GRM, Yang et al. 2024: regularising
+    the hidden states with text generation keeps the base model's knowledge and generalises better)."""
+    beta: float = 0.05
+    """PRIME's beta (implicit): the implicit reward is beta * log pi / pi_ref."""
+    split: str = "train"
+    """Split to read when data is a Hugging Face dataset with several."""
+    seed: int = 0
+    """Seed of the head initialisation, the tiny model and the batch order."""
+
+    def __post_init__(self) -> None:
+        from assay.config import ConfigError
+
+        if self.kind not in RM_KINDS:
+            raise ConfigError(f"kind must be one of {', '.join(RM_KINDS)}, got {self.kind!r}")
+        if not self.data:
+            raise ConfigError("data is required: data=prefs.jsonl (or a Hugging Face dataset)")
+        for name in ("steps", "batch_size", "tiny_hidden"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lm_coef < 0:
+            raise ConfigError(f"lm_coef must be >= 0, got {self.lm_coef}")
+        if self.lr <= 0 or self.beta <= 0:
+            raise ConfigError(f"lr and beta must be > 0, got {self.lr} and {self.beta}")
+
+
+def load_examples(kind: str, source, split: str = "train") -> list:
+    if kind == "orm":
+        return rm_data.load_preferences(source, split)
+    if kind == "prm":
+        return rm_data.load_step_labels(source, split)
+    return rm_data.load_outcomes(source, split)
+
+
+def train_reward_model(cfg: RMConfig, train=None, held_out=None, log=print) -> tuple[Path, list[dict]]:
+    """Train and save; ``train`` / ``held_out`` (lists of examples) replace ``data`` / ``eval_data``
+    when given. Returns the output directory and the metric rows (also in ``out/metrics.jsonl``)."""
+    torch.manual_seed(cfg.seed)
+    train = train if train is not None else load_examples(cfg.kind, cfg.data, cfg.split)
+    held_out = held_out if held_out is not None else (load_examples(cfg.kind, cfg.eval_data, cfg.split) if cfg.eval_data else [])
+    if not train:
+        from assay.errors import AssayError
+
+        raise AssayError(f"no training examples in {cfg.data}")
+    model, tokenizer = _base_model(cfg)
+    head = torch.nn.Linear(model.config.hidden_size, 1) if cfg.kind != "implicit" else None
+    ref = copy.deepcopy(model).eval().requires_grad_(False) if cfg.kind == "implicit" else None
+    params = list(model.parameters()) + (list(head.parameters()) if head is not None else [])
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    rng = random.Random(cfg.seed)
+    order: list[int] = []
+    history = [{"step": 0, **_evaluate(cfg, model, tokenizer, head, ref, held_out)}] if held_out else []
+    if history:
+        log(_fmt(history[-1]))
+    started = time.perf_counter()
+    model.train()
+    for step in range(1, cfg.steps + 1):
+        if len(order) < cfg.batch_size:  # reshuffle per epoch; the tail of an epoch joins the next
+            fresh = list(range(len(train)))
+            rng.shuffle(fresh)
+            order += fresh
+        batch, order = [train[i] for i in order[:cfg.batch_size]], order[cfg.batch_size:]
+        loss = _loss(cfg, model, tokenizer, head, ref, batch)  # forward
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, cfg.lr, cfg.steps, "linear", warmup_steps=min(10, cfg.steps - 1), min_lr_ratio=0.1)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.max_grad_norm > 0:
+            torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+        optimizer.step()
+        if step % max(1, cfg.steps // 10) == 0 or step == cfg.steps:
+            row = {"step": step, "loss": float(loss.detach()), "elapsed_s": round(time.perf_counter() - started, 2)}
+            if held_out:
+                row.update(_evaluate(cfg, model, tokenizer, head, ref, held_out))
+            history.append(row)
+            log(_fmt(row))
+    model.eval()
+    out = _save(cfg, model, tokenizer, head, ref)
+    (out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in history))
+    return out, history
+
+
+# ------------------------------------------------------------------------------ per kind
+def _encode(tokenizer, task, steps) -> tuple[list[int], int, list[int]]:
+    return encode_prefix(tokenizer, Prefix(task, tuple(Step(s) for s in steps)), task_messages)
+
+
+def _hidden(model, tokenizer, rows):
+    device = next(model.parameters()).device
+    ids, mask = pad_batch([r[0] for r in rows], pad_id(tokenizer), device)
+    return final_hidden(model, ids, mask), ids  # (B, L, D), (B, L)
+
+
+def _head_at(model, tokenizer, head, rows, last_only: bool) -> torch.Tensor:
+    """The head's output at every step end (flat ``(N,)``), or at each row's last step ``(B,)``."""
+    hidden, _ = _hidden(model, tokenizer, rows)
+    b_idx, t_idx = [], []
+    for b, (_, _, ends) in enumerate(rows):
+        picked = ends[-1:] if last_only else ends
+        b_idx += [b] * len(picked)
+        t_idx += picked
+    return head(hidden[torch.tensor(b_idx), torch.tensor(t_idx)])[:, 0]
+
+
+def _sequence_logp(model, tokenizer, rows) -> torch.Tensor:
+    """Sum of log p over each row's response tokens, ``(B,)``, through ``assay.kernels.token_logprobs``."""
+    hidden, ids = _hidden(model, tokenizer, rows)
+    b_idx, t_idx = [], []
+    for b, (row, prompt_len, _) in enumerate(rows):
+        b_idx += [b] * (len(row) - prompt_len)
+        t_idx += range(prompt_len, len(row))
+    b_t, t_t = torch.tensor(b_idx), torch.tensor(t_idx)
+    logp = token_logprobs(hidden[b_t, t_t - 1], model.get_output_embeddings().weight, ids[b_t, t_t])  # (N,)
+    return torch.zeros(len(rows), dtype=logp.dtype).index_add(0, b_t, logp)
+
+
+def _loss(cfg: RMConfig, model, tokenizer, head, ref, batch) -> torch.Tensor:
+    if cfg.kind == "orm":
+        rows = [_encode(tokenizer, p.task, [p.chosen]) for p in batch] + [_encode(tokenizer, p.task, [p.rejected]) for p in batch]
+        r = _head_at(model, tokenizer, head, rows, last_only=True)  # (2B,)
+        loss = bradley_terry_loss(r[:len(batch)], r[len(batch):], cfg.margin)
+        if cfg.lm_coef:
+            chosen = rows[:len(batch)]
+            tokens = sum(len(ids) - prompt_len for ids, prompt_len, _ in chosen)
+            loss = loss - cfg.lm_coef * _sequence_logp(model, tokenizer, chosen).sum() / max(tokens, 1)
+        return loss
+    if cfg.kind == "prm":
+        rows = [_encode(tokenizer, e.task, e.steps) for e in batch]
+        labels = torch.tensor([x for e in batch for x in e.labels])
+        return step_bce_loss(_head_at(model, tokenizer, head, rows, last_only=False), labels)
+    rows = [_encode(tokenizer, e.task, e.steps) for e in batch]
+    with torch.no_grad():
+        ref_logp = _sequence_logp(ref, tokenizer, rows)
+    outcome = torch.tensor([e.outcome for e in batch])
+    return implicit_prm_loss(_sequence_logp(model, tokenizer, rows), ref_logp, outcome, cfg.beta)
+
+
+@torch.no_grad()
+def _evaluate(cfg: RMConfig, model, tokenizer, head, ref, held_out) -> dict:
+    was_training = model.training
+    model.eval()
+    try:
+        if cfg.kind == "orm":
+            from assay.verifiers.learned.orm import ValueHeadORM
+
+            return rm_eval.pairwise_accuracy(ValueHeadORM(model, tokenizer, head), held_out)
+        if cfg.kind == "prm":
+            from assay.verifiers.learned.prm import ValueHeadPRM
+
+            return rm_eval.step_accuracy(ValueHeadPRM(model, tokenizer, head), held_out)
+        from assay.verifiers.learned.implicit import ImplicitPRM
+
+        return rm_eval.outcome_accuracy(ImplicitPRM(model, ref, tokenizer, cfg.beta, use_step_ids=False), held_out)
+    finally:
+        model.train(was_training)
+
+
+# ------------------------------------------------------------------------------ plumbing
+def _base_model(cfg: RMConfig):
+    if cfg.model == "tiny":
+        from assay.trainer.tiny import build_model, build_tokenizer
+
+        tokenizer = build_tokenizer()
+        heads = 4 if cfg.tiny_hidden % 4 == 0 else 1
+        return build_model(len(tokenizer), hidden_size=cfg.tiny_hidden, layers=2, heads=heads, seed=cfg.seed), tokenizer
+    from assay.trainer.policy import load_policy
+
+    return load_policy(cfg.model, cfg.out, cfg.seed)
+
+
+def _save(cfg: RMConfig, model, tokenizer, head, ref) -> Path:
+    out = Path(cfg.out)
+    meta = {"kind": cfg.kind, "base_model": cfg.model, "config": asdict(cfg)}
+    if head is not None:
+        from assay.verifiers.learned.prm import ValueHeadPRM
+
+        ValueHeadPRM(model, tokenizer, head).save_pretrained(out)
+    else:  # implicit: the trained LM and its reference, both needed to score
+        model.save_pretrained(out)
+        tokenizer.save_pretrained(out)
+        ref.save_pretrained(out / "reference")  # the frozen initial model
+        meta.update(beta=cfg.beta, reference="reference")
+    (out / RM_META_FILE).write_text(json.dumps(meta, indent=1) + "\n")
+    return out
+
+
+def _fmt(row: dict) -> str:
+    return "rm " + "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items())
