@@ -19,6 +19,15 @@ def init_from_env() -> bool:
     return True
 
 
+def finish() -> None:
+    """Leave the process group in order: wait for every rank, then destroy it. A rank that just
+    exits can die in gloo's teardown ("terminate called without an active exception", SIGABRT)
+    while its peers still talk to it."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def resolve_device(name: str) -> torch.device:
     """``"auto"`` -> this rank's GPU (``LOCAL_RANK``) when CUDA is available, else the CPU."""
     if name == "auto":
