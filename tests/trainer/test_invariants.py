@@ -6,6 +6,8 @@ which turns harmless float reordering in near-zero gradient entries into sign fl
 
 from __future__ import annotations
 
+import os
+import sys
 
 import pytest
 import torch
@@ -61,6 +63,15 @@ def test_gradient_accumulation_1x8_equals_8x1(algorithm):
     assert any((a - p).abs().max() > 1e-4 for a, p in zip(one, model().parameters())), "the step changed nothing"
 
 
+def _leave() -> None:
+    """End a spawned rank without interpreter teardown: a rank that finalises while C++ threads
+    (gloo, intra-op pools) wind down has died with "terminate called without an active
+    exception" (SIGABRT) in CI, after its results were written."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
 def _rank_main(rank: int, init_file: str, out: str) -> None:
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
     torch.manual_seed(0)
@@ -71,6 +82,7 @@ def _rank_main(rank: int, init_file: str, out: str) -> None:
         torch.save(params, out)
     dist.barrier()
     dist.destroy_process_group()
+    _leave()
 
 
 def test_two_processes_equal_one_process(tmp_path):
@@ -90,6 +102,7 @@ def _skip_rank_main(rank: int, init_file: str, out: str) -> None:
     torch.save(decisions, f"{out}.{rank}")
     dist.barrier()
     dist.destroy_process_group()
+    _leave()
 
 
 def test_a_step_one_rank_skips_is_skipped_by_every_rank(tmp_path):
