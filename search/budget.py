@@ -79,11 +79,6 @@ class Meter:
             return 0
         return float("inf") if self.budget.steps is None else self.budget.steps - self.steps
 
-    def scores_left(self) -> float:
-        if self.exhausted:
-            return 0
-        return float("inf") if self.budget.scorer_calls is None else self.budget.scorer_calls - self.scorer_calls
-
     @property
     def exhausted(self) -> bool:
         b = self.budget

@@ -23,7 +23,28 @@ def _lookahead_values(session: Session, requests: list[tuple[int, Prefix]], look
 
 
 @dataclass(frozen=True)
-class BeamSearch(Strategy):
+class _Stepwise(Strategy):
+    """The parameters beam search and DVTS share, checked once."""
+
+    n: int = 16
+    beam_width: int = 4
+    max_depth: int = 40
+    aggregation: str = "last"
+    selection: str = "weighted"
+
+    def __post_init__(self) -> None:
+        positive("n", self.n)
+        positive("beam_width", self.beam_width)
+        positive("max_depth", self.max_depth)
+        if self.beam_width > self.n:
+            raise ValueError(f"beam_width ({self.beam_width}) must be <= n ({self.n}): "
+                             f"{self.name} keeps n / beam_width {'beams' if self.name == 'beam' else 'subtrees'}")
+        check_aggregation(self.aggregation)
+        check_selection(self.selection)
+
+
+@dataclass(frozen=True)
+class BeamSearch(_Stepwise):
     """search-and-learn's beam search (Snell et al. 2024, "Scaling LLM test-time compute").
 
     ``n`` beams; each round writes one step per active beam and scores every new prefix (the
@@ -35,23 +56,12 @@ class BeamSearch(Strategy):
     ``selection`` (weighted vote by default).
     """
 
-    n: int = 16
-    beam_width: int = 4
     lookahead: int = 0
-    max_depth: int = 40
-    aggregation: str = "last"
-    selection: str = "weighted"
     name = "beam"
 
     def __post_init__(self) -> None:
-        positive("n", self.n)
-        positive("beam_width", self.beam_width)
+        super().__post_init__()
         positive("lookahead", self.lookahead, allow_zero=True)
-        positive("max_depth", self.max_depth)
-        if self.beam_width > self.n:
-            raise ValueError(f"beam_width ({self.beam_width}) must be <= n ({self.n}): n / beam_width beams survive")
-        check_aggregation(self.aggregation)
-        check_selection(self.selection)
 
     def run(self, session: Session) -> list[SearchResult]:
         problems = range(len(session.tasks))
@@ -94,7 +104,7 @@ class BeamSearch(Strategy):
 
 
 @dataclass(frozen=True)
-class DVTS(Strategy):
+class DVTS(_Stepwise):
     """Diverse verifier tree search (Beeching et al. 2024, search-and-learn).
 
     ``n / beam_width`` independent subtrees. Every round each subtree writes ``beam_width``
@@ -104,21 +114,7 @@ class DVTS(Strategy):
     subtrees' final prefixes by ``selection`` (weighted vote by default).
     """
 
-    n: int = 16
-    beam_width: int = 4
-    max_depth: int = 40
-    aggregation: str = "last"
-    selection: str = "weighted"
     name = "dvts"
-
-    def __post_init__(self) -> None:
-        positive("n", self.n)
-        positive("beam_width", self.beam_width)
-        positive("max_depth", self.max_depth)
-        if self.beam_width > self.n:
-            raise ValueError(f"beam_width ({self.beam_width}) must be <= n ({self.n}): there are n / beam_width subtrees")
-        check_aggregation(self.aggregation)
-        check_selection(self.selection)
 
     def run(self, session: Session) -> list[SearchResult]:
         problems = range(len(session.tasks))

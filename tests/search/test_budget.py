@@ -22,7 +22,7 @@ def test_meter_counts_spend_and_stops_at_the_first_limit_reached():
     meter = Meter(Budget(steps=10, scorer_calls=3))
     meter.charge_generation(steps=4, tokens=40)
     meter.charge_scoring(2)
-    assert meter.steps_left() == 6 and meter.scores_left() == 1 and not meter.exhausted
+    assert meter.steps_left() == 6 and not meter.exhausted
     meter.charge_scoring(1)
     assert meter.exhausted and meter.steps_left() == 0
     cost = meter.cost()
