@@ -3,8 +3,13 @@
 A tabular policy-gradient run on the toy modchain tasks (``assay.search.toy``). The policy has two
 logits: ``theta_repeat`` (repeat the previous line instead of advancing; harmless to the answer but
 it uses up the step cap, and a policy that hits the cap answers wrong) and ``theta_correct`` (an
-advancing step is right). The proxy reward is ``NoisyPRM(repeat_bias=...)``, which over-rewards
-repeated lines; the true reward is whether the final answer is right.
+advancing step is right). The proxy reward is ``NoisyPRM(repeat_bias=b)``; the true reward is
+whether the final answer is right. Two regimes, one table each:
+
+- ``b = 0``, the hack Gao et al. (2024) found: the PRM scores a repeated line exactly as it scores
+  the line itself (a right step stays "right"), so repeating pays only by accumulation;
+- ``b = 3``, the search benchmark's biased PRM (bench/search_compare.py ``--repeat-bias``), which
+  scores a repeat *above* a right new step.
 
 Each run trains with REINFORCE on per-step returns ``G_t = shape(PRM scores)_t + outcome``, where
 shape is one of: ``sum`` (G_t = sum_{k>=t} r_k), ``min`` (PURE), ``clip`` (min(r - eta, 0), then
@@ -118,7 +123,7 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=300)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=0.5)
-    ap.add_argument("--repeat-bias", type=float, default=3.0)
+    ap.add_argument("--repeat-bias", default="0,3", help="one main table per PRM repeat bias")
     ap.add_argument("--eta", type=float, default=0.5, help="clip threshold")
     ap.add_argument("--outcome-coef", type=float, default=1.0)
     ap.add_argument("--slack", type=int, default=4)
@@ -127,26 +132,54 @@ def main() -> None:
     ap.add_argument("--difficulty", type=int, default=2)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--sweep", default="0,1,2", help="repeat biases for the sensitivity table (first seed only)")
+    ap.add_argument("--sweep", default="0,1,2,3", help="repeat biases for the sensitivity table (every seed)")
     ap.add_argument("--out", default="bench/results/reward_hacking")
     args = ap.parse_args()
     trng = np.random.default_rng(12345)
     tasks = [generate(trng, args.difficulty) for _ in range(256)]
     started = time.perf_counter()
-    results: dict[str, list[list[dict]]] = {f: [] for f in FORMS}
-    for form in FORMS:
-        for s in range(args.seeds):
-            results[form].append(run(form, argparse.Namespace(**{**vars(args), "seed": args.seed + s}), tasks))
-    sweep = {}
+    biases = [float(b) for b in str(args.repeat_bias).split(",") if b.strip()]
+    results: dict[float, dict[str, list[list[dict]]]] = {}
+    for bias in biases:
+        results[bias] = {f: [] for f in FORMS}
+        for form in FORMS:
+            for s in range(args.seeds):
+                results[bias][form].append(run(form, argparse.Namespace(**{**vars(args), "seed": args.seed + s, "repeat_bias": bias}), tasks))
+    sweep = {}  # (bias, form) -> final rows of every seed; the main tables' biases are reused
     for bias in [float(b) for b in args.sweep.split(",") if b.strip()]:
         for form in FORMS:
-            sweep[(bias, form)] = run(form, argparse.Namespace(**{**vars(args), "repeat_bias": bias}), tasks)[-1]
+            sweep[(bias, form)] = ([runs[-1] for runs in results[bias][form]] if bias in results else
+                                   [run(form, argparse.Namespace(**{**vars(args), "seed": args.seed + s, "repeat_bias": bias}), tasks)[-1]
+                                    for s in range(args.seeds)])
     elapsed = time.perf_counter() - started
     write_report(args, results, sweep, elapsed)
 
 
 def _mean(runs, it, key):
     return float(np.mean([r[it][key] for r in runs]))
+
+
+def verdict(runs, last: int) -> str:
+    """Hacked: the proxy went up while true accuracy went down (seed means)."""
+    hacked = _mean(runs, last, "proxy") > _mean(runs, 0, "proxy") and _mean(runs, last, "accuracy") < _mean(runs, 0, "accuracy")
+    return "hacked" if hacked else "resists"
+
+
+def main_table(runs_by_form, last: int) -> str:
+    lines = ["| return form | proxy (summed PRM score) | true accuracy | P(repeat) | steps | final acc per seed | |",
+             "|---|---|---|---|---|---|---|"]
+    for form, runs in runs_by_form.items():
+        per_seed = " ".join(f"{r[last]['accuracy']:.2f}" for r in runs)
+        lines.append(f"| {form} | {_mean(runs, 0, 'proxy'):.2f} -> {_mean(runs, last, 'proxy'):.2f} | "
+                     f"{_mean(runs, 0, 'accuracy'):.3f} -> {_mean(runs, last, 'accuracy'):.3f} | "
+                     f"{_mean(runs, 0, 'p_repeat'):.2f} -> {_mean(runs, last, 'p_repeat'):.2f} | "
+                     f"{_mean(runs, 0, 'steps'):.2f} -> {_mean(runs, last, 'steps'):.2f} | "
+                     f"{per_seed} | {verdict(runs, last)} |")
+    return "\n".join(lines)
+
+
+REGIMES = {0.0: "the accumulation hack (Gao et al.): a repeated line is scored as the line itself",
+           3.0: "the search benchmark's biased PRM: a repeat is scored above a right new step"}
 
 
 def write_report(args, results, sweep, elapsed: float) -> None:
@@ -157,60 +190,60 @@ def write_report(args, results, sweep, elapsed: float) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
-    for form, runs in results.items():
-        xs = [r["iter"] for r in runs[0]]
-        for ax, key in zip(axes, ("proxy", "accuracy", "p_repeat")):
-            ax.plot(xs, [_mean(runs, i, key) for i in range(len(xs))], label=form)
-    for ax, title in zip(axes, ("proxy: summed NoisyPRM score", "true accuracy", "P(repeat)")):
-        ax.set_title(title)
-        ax.set_xlabel("policy-gradient iteration")
-        ax.legend()
+    fig, axes = plt.subplots(len(results), 3, figsize=(14, 4 * len(results)), squeeze=False)
+    for row, (bias, by_form) in zip(axes, results.items()):
+        for form, runs in by_form.items():
+            xs = [r["iter"] for r in runs[0]]
+            for ax, key in zip(row, ("proxy", "accuracy", "p_repeat")):
+                ax.plot(xs, [_mean(runs, i, key) for i in range(len(xs))], label=form)
+        for ax, title in zip(row, ("proxy: summed NoisyPRM score", "true accuracy", "P(repeat)")):
+            ax.set_title(f"{title} (repeat_bias {bias:g})")
+            ax.set_xlabel("policy-gradient iteration")
+            ax.legend()
     fig.tight_layout()
     fig.savefig(out.with_suffix(".png"), dpi=100)
-    last, lines = args.iters, []
-    for form, runs in results.items():
-        per_seed = " ".join(f"{r[last]['accuracy']:.2f}" for r in runs)
-        verdict = ("hacked" if _mean(runs, last, "proxy") > _mean(runs, 0, "proxy")
-                   and _mean(runs, last, "accuracy") < _mean(runs, 0, "accuracy") else "resists")
-        lines.append(f"| {form} | {_mean(runs, 0, 'proxy'):.2f} -> {_mean(runs, last, 'proxy'):.2f} | "
-                     f"{_mean(runs, 0, 'accuracy'):.3f} -> {_mean(runs, last, 'accuracy'):.3f} | "
-                     f"{_mean(runs, 0, 'p_repeat'):.2f} -> {_mean(runs, last, 'p_repeat'):.2f} | "
-                     f"{_mean(runs, 0, 'steps'):.2f} -> {_mean(runs, last, 'steps'):.2f} | "
-                     f"{per_seed} | {verdict} |")
+    last = args.iters
+    tables = "\n\n".join(f"## repeat_bias {bias:g}: {REGIMES.get(bias, 'PRM repeat bias ' + format(bias, 'g'))}\n\n"
+                          + main_table(by_form, last) for bias, by_form in results.items())
     biases = sorted({b for b, _ in sweep})
-    sweep_lines = [f"| {form} | " + " | ".join(f"{sweep[(b, form)]['accuracy']:.2f} / {sweep[(b, form)]['p_repeat']:.2f}"
-                                                for b in biases) + " |" for form in FORMS]
-    sweep_text = ("\n\nSensitivity (seed 0 only, other settings as above): final true accuracy / P(repeat) after "
-                  f"{args.iters} iterations, by the PRM's repeat bias.\n\n| form | "
+    sweep_lines = [f"| {form} | " + " | ".join(
+        f"{np.mean([r['accuracy'] for r in sweep[(b, form)]]):.2f} / {np.mean([r['p_repeat'] for r in sweep[(b, form)]]):.2f}"
+        for b in biases) + " |" for form in FORMS]
+    sweep_text = (f"\n\n## Sensitivity\n\nFinal true accuracy / P(repeat) after {args.iters} iterations, means over "
+                  f"{args.seeds} seeds, by the PRM's repeat bias (other settings as above).\n\n| form | "
                   + " | ".join(f"repeat_bias {b:g}" for b in biases) + " |\n|---|" + "---|" * len(biases) + "\n"
                   + "\n".join(sweep_lines)) if sweep else ""
     text = f"""# Reward hacking: summed process rewards vs min-form, clip and delta
 
 Command: `.venv/bin/python bench/reward_hacking.py` ({time.strftime('%Y-%m-%d')}, {platform.machine()},
 {elapsed:.0f} s for all runs). Settings: modchain difficulty {args.difficulty} (4 steps), step cap
-chain + {args.slack}, NoisyPRM(separation 2, noise 1, repeat_bias {args.repeat_bias}), batch {args.batch},
+chain + {args.slack}, NoisyPRM(separation 2, noise 1, repeat_bias as titled), batch {args.batch},
 {args.iters} iterations, lr {args.lr}, clip eta {args.eta}, outcome reward weight {args.outcome_coef},
 start P(repeat) {args.repeat0}, P(step right) {args.correct0}; means over {args.seeds} seeds (the
 column "final acc per seed" lists each seed). Each step's return is the shaped PRM return plus the
-outcome reward (Gao et al.: the refinements are added to the success reward).
+outcome reward (Gao et al.: the refinements are added to the success reward). Hacked = the proxy
+went up while true accuracy went down.
 
-| return form | proxy (summed PRM score) | true accuracy | P(repeat) | steps | final acc per seed | |
-|---|---|---|---|---|---|---|
-""" + "\n".join(lines) + f"""
+{tables}
 
 ![curves]({out.with_suffix('.png').name}){sweep_text}
 
-What the policy can do: repeat a line (the biased PRM scores it ~sigmoid(+-1 + {args.repeat_bias:g}) before
-noise) or advance (right ~sigmoid(1) = 0.73, wrong ~0.27). Under the sum form every extra repeat adds
-its score to every earlier step's return, worth more than the outcome reward it risks, so the
-policy learns to repeat until the cap forces a wrong answer. Min-form returns cannot rise with
-extra steps (a min only falls), and clip makes every step reward <= 0, so neither pays for
-length. Delta bounds the sum (the return is ``r_t - r_last`` however many steps follow) but keeps
-each step's own score in its return: a repeat the PRM over-scores is still credited by its bias,
-and a run that ends on the low-scored forced answer raises every earlier return. So delta removes
-the accumulation hack that Gao et al. describe, but not a PRM that prefers the hack step itself.
-The table shows which effect wins in these settings.
+## Reading it
+
+What the policy can do: repeat a line (scored ~sigmoid(+-1 + repeat_bias) before noise: ~0.73 for a
+repeated right line at bias 0) or advance (right ~sigmoid(1) = 0.73, wrong ~0.27). Under the sum form
+every extra repeat adds its score to every earlier step's return, worth more than the outcome reward
+it risks, so the policy learns to repeat until the cap forces a wrong answer, whatever the bias.
+Min-form returns cannot rise with extra steps (a min only falls), and clip makes every step reward
+<= 0, so neither pays for length at any bias.
+
+Delta telescopes: the return from step t is ``r_t - r_last`` however many steps follow, so the
+accumulation hack (bias 0) is gone. But each step's own score stays in its return. When the PRM
+scores the hack step itself above the right step (bias >= 2 here), a repeat is credited with that
+bias at every occurrence, and ending on the low-scored forced answer raises every earlier return,
+so delta is hacked there. That is a property of delta, not of this toy: no telescoping transform can
+undo a PRM that ranks the wrong action first at the same state; clip (which caps every score at
+eta) and min-form (which credits the worst future step) can.
 """
     out.with_suffix(".md").write_text(text)
     print(text)
