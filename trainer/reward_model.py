@@ -54,7 +54,9 @@ class RMConfig:
     batch_size: int = 16
     """Pairs (orm) or solutions (prm, implicit) per step."""
     lr: float = 1e-3
-    """AdamW peak learning rate: linear warm-up over the first 10 steps, then linear decay to 10% at the last step."""
+    """AdamW peak learning rate: linear warm-up over the first 10 steps, then lr_schedule."""
+    lr_schedule: str = "linear"
+    """After warm-up: linear (decay to 10% at the last step) | cosine (to 10%) | constant."""
     weight_decay: float = 0.0
     """AdamW weight decay."""
     max_grad_norm: float = 1.0
@@ -81,6 +83,8 @@ class RMConfig:
         for name in ("steps", "batch_size", "tiny_hidden"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr_schedule not in ("linear", "cosine", "constant"):
+            raise ConfigError(f"lr_schedule must be linear, cosine or constant, got {self.lr_schedule!r}")
         if self.lm_coef < 0:
             raise ConfigError(f"lm_coef must be >= 0, got {self.lm_coef}")
         if self.lr <= 0 or self.beta <= 0:
@@ -125,7 +129,7 @@ def train_reward_model(cfg: RMConfig, train=None, held_out=None, log=print) -> t
         batch, order = [train[i] for i in order[:cfg.batch_size]], order[cfg.batch_size:]
         loss = _loss(cfg, model, tokenizer, head, ref, batch)  # forward
         for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, cfg.lr, cfg.steps, "linear", warmup_steps=min(10, cfg.steps - 1), min_lr_ratio=0.1)
+            group["lr"] = lr_at(step, cfg.lr, cfg.steps, cfg.lr_schedule, warmup_steps=min(10, cfg.steps - 1), min_lr_ratio=0.1)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.max_grad_norm > 0:

@@ -96,6 +96,30 @@ def test_config_errors_say_the_fix():
         RMConfig(kind="orm")
     with pytest.raises(ConfigError, match="kind must be one of"):
         RMConfig(kind="dpo", data="x")
+    with pytest.raises(ConfigError, match="lr_schedule must be linear, cosine or constant"):
+        RMConfig(data="x", lr_schedule="step")
+
+
+def test_lr_schedule_sets_the_learning_rate_of_every_step(tmp_path, monkeypatch):
+    """constant keeps the peak after warm-up; linear ends at 10% of it."""
+    pairs = rm_data.arithmetic_preferences(8, seed=0)
+    lrs: list[float] = []
+    real_step = torch.optim.AdamW.step
+
+    def spy(self, *a, **k):
+        lrs.append(self.param_groups[0]["lr"])
+        return real_step(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", spy)
+    seen = {}
+    for schedule in ("constant", "linear"):
+        lrs.clear()
+        cfg = RMConfig(kind="orm", data="(given)", out=str(tmp_path / schedule), steps=12, batch_size=2, lr=1e-3,
+                       tiny_hidden=16, lr_schedule=schedule)
+        train_reward_model(cfg, pairs, log=lambda _: None)
+        seen[schedule] = list(lrs)
+    assert seen["constant"][-1] == pytest.approx(1e-3) and seen["constant"][10] == pytest.approx(1e-3)
+    assert seen["linear"][-1] == pytest.approx(1e-4)
 
 
 def test_cli_train_then_eval(tmp_path, capsys):
