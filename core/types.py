@@ -96,12 +96,15 @@ class Verdict(JsonRecord):
 
 @dataclass(frozen=True)
 class Turn(JsonRecord):
-    """One message of an episode. ``token_ids``/``logprobs`` are set for generated turns."""
+    """One message of an episode. ``token_ids``/``logprobs`` are set for generated turns, and
+    ``version`` where the trainer tracks which policy version sampled them (a partial rollout
+    carried across updates mixes versions within one episode, one version per turn)."""
 
     role: str  # "assistant" (generated, trained on) or "environment" / "user" / "system"
     text: str
     token_ids: tuple[int, ...] = ()
     logprobs: tuple[float, ...] = ()
+    version: int | None = None  # policy version (updates seen) that sampled a generated turn; None: not tracked
 
 
 

@@ -152,7 +152,16 @@ class GRPOConfig:
     sample counts as an env error and error_policy drops or zeroes it (0: never retry)."""
     max_staleness: int = 0
     """Asynchronous rollouts: batches are generated while the policy trains, at most this many policy
-    versions behind (0: synchronous, each batch sampled by the current policy; needs tis_cap when > 0)."""
+    versions behind (0: synchronous, each batch sampled by the current policy; needs tis_cap when > 0).
+    With partial_rollout_turns > 0 rollouts stay synchronous and this bounds how many steps a paused
+    episode may wait (its oldest token is then at most this many versions old)."""
+    ray_generators: int = 0
+    """0: generate on the driver; N: on N Ray generator actors (backend=ray), each prompt batch split
+    over them, weights synced after every update (assay.trainer.ray_backend.generators)."""
+    partial_rollout_turns: int = 0
+    """Partial rollouts (Kimi k1.5): each step advances an episode by at most this many turns; groups
+    not finished are paused and continued first at the next step under the newer policy (0: off;
+    needs max_staleness >= 1, dynamic_sampling off, and a value below max_turns)."""
 
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
@@ -212,6 +221,21 @@ class GRPOConfig:
         need(self.max_staleness == 0 or self.tis_cap is not None,
              "max_staleness > 0 trains on samples of older policies: set tis_cap (e.g. 2) so the importance weights "
              "against the behaviour log-probs correct for it")
+        need(self.ray_generators >= 0, f"ray_generators must be >= 0 (0: generate on the driver), got {self.ray_generators}")
+        need(self.ray_generators == 0 or self.backend == "ray",
+             f"ray_generators={self.ray_generators} runs generation on Ray actors: set backend=ray "
+             "(or ray_generators=0 to generate on the driver)")
+        need(self.partial_rollout_turns >= 0, f"partial_rollout_turns must be >= 0 (0: off), got {self.partial_rollout_turns}")
+        if self.partial_rollout_turns:
+            need(self.partial_rollout_turns < self.max_turns,
+                 f"partial_rollout_turns={self.partial_rollout_turns} >= max_turns={self.max_turns}: every episode ends "
+                 "within its step and nothing is ever carried; lower it or set partial_rollout_turns=0")
+            need(self.max_staleness >= 1,
+                 "partial_rollout_turns > 0 carries episodes into later steps, so their first tokens are older than "
+                 "the policy they train: set max_staleness >= 1 (how many steps an episode may wait; tis_cap corrects)")
+            need(not self.dynamic_sampling,
+                 "partial_rollout_turns does not combine with dynamic sampling (refill rounds would pause groups of "
+                 "their own): set dynamic_sampling=false")
 
     def replace(self, **changes) -> GRPOConfig:
         return dataclasses.replace(self, **changes)

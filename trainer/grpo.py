@@ -27,8 +27,8 @@ from assay.trainer.dense import learned_rewards
 from assay.trainer.distributed import resolve_device
 from assay.trainer.generators.hf import HFGenerator
 from assay.trainer.policy import load_policy
-from assay.trainer.rollout import run_episodes
-from assay.trainer.run_state import RunDir, rng_state, set_rng_state
+from assay.trainer.rollout import LocalEnvRunner, run_episodes
+from assay.trainer.run_state import RunDir, derive_seed, rng_state, set_rng_state
 from assay.trainer.schedule import lr_at
 from assay.trainer.update import TrainingDiverged, World, policy_update
 from assay.types import Task, Trajectory
@@ -46,6 +46,11 @@ class GRPOTrainer:
 
             raise ConfigError(f"prompts_per_step={config.prompts_per_step} must be a multiple of the number of processes "
                               f"({self.world.size}) so that every rank gets whole groups")
+        if config.partial_rollout_turns and self.world.size > 1:
+            from assay.config import ConfigError
+
+            raise ConfigError("partial_rollout_turns runs in one process (ranks would pause different numbers of groups "
+                              "and draw different numbers of tasks): set partial_rollout_turns=0 under torchrun")
         self.run = RunDir(config.run_dir)
         self.progress = progress and self.world.rank == 0
         torch.manual_seed(config.seed)
@@ -72,7 +77,19 @@ class GRPOTrainer:
                 self.run.truncate_metrics(self.step)
         elif resume and self.world.rank == 0:
             print(f"assay: no checkpoint in {self.run.checkpoints}; starting from step 0")
-        self.generator = HFGenerator(self.policy, self.tokenizer, batch_size=config.generation_batch_size)
+        # episodes paused at the checkpoint are not in it (their envs lived in the runner): counted, then gone
+        self._dropped_on_resume = state.get("paused_episodes", 0) if checkpoint is not None else 0
+        if config.ray_generators:
+            from assay.trainer.ray_backend.generators import generators_from_config
+
+            self.generator = generators_from_config(config, self.policy, self.tokenizer, version=self.step)
+        else:
+            self.generator = HFGenerator(self.policy, self.tokenizer, batch_size=config.generation_batch_size)
+        self._partial = None  # paused episodes of partial rollouts (assay.trainer.partial)
+        if config.partial_rollout_turns:
+            from assay.trainer.partial import PartialRollouts
+
+            self._partial = PartialRollouts(config.partial_rollout_turns, config.max_staleness)
         self.learned = learned_rewards(config, self.tokenizer, self.device) if config.reward_model else None
         self.task_env = assay.make(config.env_id, **config.env_kwargs)
         self._env_pool: list = []
@@ -103,6 +120,7 @@ class GRPOTrainer:
                 # skips, or the others would wait forever in the update's collectives
                 if self.world.any(not kept):
                     self.step += 1
+                    self._publish()
                     self._log({"step": self.step, "skipped": 1, **rollout_stats})
                     self._evaluate_and_save(history)
                     continue
@@ -117,6 +135,7 @@ class GRPOTrainer:
                     where = self.save(tag="diverged")
                     raise TrainingDiverged(f"{e}. Checkpoint of the last good state: {where}") from None
                 self.step += 1
+                self._publish()  # the new weights reach the generators (Ray actors, the async pipeline)
                 row = {"step": self.step, **rollout_stats, **self._reward_stats(rewards, trajectories), **stats,
                        "lr": lr, "update_s": time.perf_counter() - update_start, "step_s": time.perf_counter() - started}
                 row["tokens_per_s"] = (rollout_stats["rollout_tokens"] + stats["train_tokens"]) / row["step_s"]
@@ -148,21 +167,26 @@ class GRPOTrainer:
         self.data_seed += n * self.world.size
         return tasks
 
-    def rollout(self, generator=None) -> tuple[list[Trajectory], dict]:
+    def rollout(self, generator=None, version=None) -> tuple[list[Trajectory], dict]:
         """``prompts_per_step`` tasks (this rank's share) x ``group_size`` episodes; with dynamic
-        sampling, groups whose rewards are all equal are replaced by fresh ones (bounded rounds).
-        ``generator``: the async pipeline's (an older policy version); default the live policy."""
+        sampling, groups whose rewards are all equal are replaced by fresh ones (bounded rounds);
+        with partial rollouts, paused groups are continued first and fewer new tasks drawn.
+        ``generator``: the async pipeline's (an older policy version) and ``version()`` the version
+        of its latest call; default the live policy at version ``self.step``."""
         cfg = self.cfg
         generator = generator or self.generator
+        version = version or (lambda: self.step)
         per_rank = cfg.prompts_per_step // self.world.size
         start = time.perf_counter()
+        if self._partial is not None:
+            return self._partial_rollout(generator, per_rank, start)
         kept: list[Trajectory] = []
         rounds, generated = 0, 0
         while True:
             tasks = self.draw_tasks(per_rank if not kept else per_rank - len(kept) // cfg.group_size)
             trajs = run_episodes(self._make_env, tasks, cfg.group_size, generator, self.tokenizer,
-                                 self._sampling(), cfg.max_turns, seed=self.data_seed, env_pool=self._env_pool,
-                                 runner=self._env_runner)
+                                 self._sampling(self._sampling_seed()), cfg.max_turns, seed=self.data_seed,
+                                 env_pool=self._env_pool, runner=self._env_runner, version=version)
             generated += sum(len(t.token_ids) for t in trajs)
             if not cfg.dynamic_sampling:
                 kept = trajs
@@ -178,6 +202,26 @@ class GRPOTrainer:
         elapsed = time.perf_counter() - start
         return kept, {"rollout_s": elapsed, "rollout_tokens": float(generated), "rollout_tokens_per_s": generated / max(elapsed, 1e-9),
                       "refill_rounds": float(max(rounds - 1, 0)), "groups": float(len(kept) // cfg.group_size)}
+
+    def _partial_rollout(self, generator, per_rank: int, start: float) -> tuple[list[Trajectory], dict]:
+        """Partial rollouts (assay.trainer.partial): drop paused groups the staleness bound no longer
+        admits, top the groups in flight up to ``per_rank`` with new tasks, advance every episode by
+        at most ``partial_rollout_turns`` turns; finished groups are the batch."""
+        cfg, partial = self.cfg, self._partial
+        dropped = partial.expire(self.step)
+        tasks = self.draw_tasks(per_rank - len(partial.paused))
+        runner = self._env_runner or LocalEnvRunner(self._make_env, self._env_pool)
+        trajs, stats = partial.step(runner, tasks, cfg.group_size, generator, self.tokenizer,
+                                    self._sampling(self._sampling_seed()), cfg.max_turns, seed=self.data_seed,
+                                    version=self.step)
+        elapsed = time.perf_counter() - start
+        stats = {**stats, "dropped_stale": float(dropped), "rollout_s": elapsed,
+                 "rollout_tokens_per_s": stats["rollout_tokens"] / max(elapsed, 1e-9), "refill_rounds": 0.0,
+                 "groups": float(len(trajs) // cfg.group_size)}
+        if self._dropped_on_resume:
+            stats["dropped_on_resume"] = float(self._dropped_on_resume)
+            self._dropped_on_resume = 0
+        return trajs, stats
 
     def score(self, trajectories: list[Trajectory]) -> tuple[torch.Tensor, list[int]]:
         """Rewards of the trajectories kept by the error policy (drop or zero), shaped: format gate,
@@ -220,9 +264,11 @@ class GRPOTrainer:
             for i in range(cfg.eval_size):
                 tasks.append(self.task_env.reset(seed=EVAL_SEED_BASE + i)[1]["task"])
             share = tasks[self.world.rank :: self.world.size]
+            # paused episodes keep their envs in a shared (Ray) runner: evaluation resets other slots
+            paused = self._partial.reserved_slots() if self._partial is not None and self._env_runner is not None else ()
             trajs = run_episodes(self._make_env, share, 1, self.generator, self.tokenizer,
                                  dataclasses.replace(self._sampling(), temperature=0.0), cfg.max_turns, seed=EVAL_SEED_BASE,
-                                 runner=self._env_runner)
+                                 runner=self._env_runner, reserved=paused)
         correct = self.world.sum(sum(1 for t in trajs if t.verdict is not None and t.verdict.passed))
         row = {"step": self.step, "eval_accuracy": correct / cfg.eval_size}
         self._log(row)
@@ -232,7 +278,8 @@ class GRPOTrainer:
         if self.world.rank != 0:
             return None
         state = {"optimizer": self.optimizer.state_dict(), "rng": rng_state(), "step": self.step,
-                 "data_seed": self.data_seed, "elapsed_s": self._elapsed(), "config": dataclasses.asdict(self.cfg)}
+                 "data_seed": self.data_seed, "elapsed_s": self._elapsed(), "config": dataclasses.asdict(self.cfg),
+                 "paused_episodes": self._partial.paused_episodes if self._partial is not None else 0}
         path = self.run.save(self.step, self.policy, self.tokenizer, state)
         if tag:
             renamed = path.with_name(f"{path.name}-{tag}")
@@ -242,22 +289,42 @@ class GRPOTrainer:
 
     # ------------------------------------------------------------------------- plumbing
     def _next_rollout(self) -> tuple[list[Trajectory], dict]:
-        """This step's batch: sampled now (max_staleness=0), or taken from the async pipeline,
-        which first learns the current weights as version ``self.step``."""
-        if self.cfg.max_staleness == 0:
+        """This step's batch: sampled now (max_staleness=0, or partial rollouts, which bound staleness
+        by pausing instead), or taken from the async pipeline (started here at version ``self.step``;
+        ``_publish`` hands it each later version)."""
+        if self.cfg.max_staleness == 0 or self._partial is not None:
             return self.rollout()
         if self._async is None:
             from assay.trainer.ray_backend.pipeline import AsyncRollouts
 
-            make = lambda policy: HFGenerator(policy, self.tokenizer, batch_size=self.cfg.generation_batch_size)  # noqa: E731
-            self._async = AsyncRollouts(lambda gen: self.rollout(gen), make, self.policy, self.step, self.cfg.max_staleness)
-        else:
-            self._async.publish(self.step, self.policy)
+            self._async = AsyncRollouts(lambda gen: self.rollout(gen, lambda: gen.last_version), self._snapshot,
+                                        self.policy, self.step, self.cfg.max_staleness)
         return self._async.next(self.step)
 
-    def _sampling(self) -> SamplingParams:
+    def _snapshot(self, policy, version: int):
+        """A generator frozen at the policy's current weights, for the async pipeline: a copy here, or
+        the Ray generator actors pinned to ``version`` (the weights pushed to them once)."""
+        if self.cfg.ray_generators:
+            return self.generator.pinned(policy, version)
+        return HFGenerator(copy.deepcopy(policy), self.tokenizer, batch_size=self.cfg.generation_batch_size)
+
+    def _publish(self) -> None:
+        """After each step: the weights as they are now become version ``self.step`` for whoever
+        samples away from the live policy (the async pipeline's snapshot, Ray generator actors)."""
+        if self._async is not None:
+            self._async.publish(self.step, self.policy)  # with Ray generators, the snapshot is the sync
+        elif self.cfg.ray_generators:
+            self.generator.sync(self.policy, self.step)
+
+    def _sampling(self, seed: int | None = None) -> SamplingParams:
         return SamplingParams(max_new_tokens=self.cfg.max_new_tokens, temperature=self.cfg.temperature,
-                              top_p=self.cfg.top_p, stop=(), seed=None)
+                              top_p=self.cfg.top_p, stop=(), seed=seed)
+
+    def _sampling_seed(self) -> int:
+        """The sampling seed of a rollout, a function of the run's seed, the data position and the rank
+        alone, so a run samples the same tokens whichever generator draws them (here or on Ray actors)
+        and after a resume (rollouts add the turn to it)."""
+        return derive_seed(self.cfg.seed, self.data_seed, self.world.rank)
 
     def _set_lr(self, step: int) -> float:
         """The schedule's rate for ``step``, set on the optimiser (a function of the step alone, so

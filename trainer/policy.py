@@ -32,6 +32,14 @@ def load_policy(model: str, work_dir: str | Path, seed: int = 0, dtype: torch.dt
         raise AssayError(f"model {model!r} is not a local directory; pass a Hugging Face model directory or 'tiny' "
                          "(run `assay pretrain-tiny` for a warm-started one)")
     policy = AutoModelForCausalLM.from_pretrained(model, dtype=dtype)
+    # Loaded weights can sit at unaligned addresses inside the checkpoint's buffer (24 mod 64 bytes
+    # for the tiny model here); CPU kernels then take other SIMD paths and round differently from any
+    # copy of the same weights, so a generator actor or an async snapshot would sample log-probs a few
+    # ulps off the driver's. Fresh allocations make every copy compute alike (tied weights stay tied:
+    # they are one Parameter).
+    with torch.no_grad():
+        for param in policy.parameters():
+            param.data = param.data.clone()
     tokenizer = AutoTokenizer.from_pretrained(model)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token

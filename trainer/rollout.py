@@ -9,7 +9,7 @@ re-tokenizing trainer would compute log-probs of tokens the policy never sampled
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -27,8 +27,10 @@ class EnvRunner(Protocol):
     request, in order: the env's return value, or the exception it raised (never raised here, so
     one crashing env does not stop the others)."""
 
-    def reset(self, requests: Sequence[tuple[int, int | None, dict]]) -> list[Any]:
-        """``(slot, seed, options)`` -> ``(obs, info)`` or an exception, per request."""
+    def reset(self, requests: Sequence[tuple[int, int | None, dict]], keep: Collection[int] = ()) -> list[Any]:
+        """``(slot, seed, options)`` -> ``(obs, info)`` or an exception, per request. A reset starts
+        a new rollout: the runner may forget every other slot except those in ``keep`` (episodes
+        paused by a partial rollout, resumed later on the same env)."""
         ...
 
     def step(self, requests: Sequence[tuple[int, str]]) -> list[Any]:
@@ -48,7 +50,7 @@ class LocalEnvRunner:
             self.envs.append(self.make_env())
         return self.envs[slot]
 
-    def reset(self, requests):
+    def reset(self, requests, keep=()):
         return [_call(lambda: self._env(slot).reset(seed=seed, options=options)) for slot, seed, options in requests]
 
     def step(self, requests):
@@ -63,7 +65,7 @@ def _call(fn: Callable[[], Any]) -> Any:
 
 
 @dataclass
-class _Episode:
+class Episode:
     """Mutable state of one episode while it runs (becomes a frozen Trajectory at the end)."""
 
     slot: int
@@ -82,6 +84,12 @@ class _Episode:
     info: dict = field(default_factory=dict)
     error: str | None = None
     done: bool = False
+    turn: int = 0  # generated turns so far
+
+    @property
+    def versions(self) -> list[int]:
+        """Policy versions that sampled this episode's turns (where tracked)."""
+        return [t.version for t in self.turns if t.role == "assistant" and t.version is not None]
 
 
 def observation_ids(tokenizer, observation: str, after_eos: bool) -> list[int]:
@@ -104,6 +112,8 @@ def run_episodes(
     seed: int = 0,
     env_pool: list[gymnasium.Env] | None = None,
     runner: EnvRunner | None = None,
+    reserved: Collection[int] = (),
+    version: Callable[[], int] | None = None,
 ) -> list[Trajectory]:
     """``group_size`` episodes of every task; returns one Trajectory per episode, in task order.
 
@@ -111,37 +121,75 @@ def run_episodes(
     that raises, or a verifier that cannot judge, marks that episode (``verdict.error`` set) and
     the others go on; the trainer's error policy decides what happens to it. ``runner`` says where
     the environments live (default: here, built with ``make_env`` into ``env_pool``); every
-    turn's steps go to it as one batch, so a remote runner steps them in parallel.
+    turn's steps go to it as one batch, so a remote runner steps them in parallel. ``reserved``
+    slots belong to episodes paused elsewhere (partial rollouts): they are left alone.
+    ``version()``, read after each generate call, is recorded on the turns it sampled.
     """
     runner = runner if runner is not None else LocalEnvRunner(make_env, env_pool)
-    slots = [(t, task, t * group_size + g) for t, task in enumerate(tasks) for g in range(group_size)]
-    resets = runner.reset([(slot, seed + slot, {"task": task}) for _, task, slot in slots])
-    episodes: list[_Episode] = []
-    for (_, task, slot), result in zip(slots, resets):
-        ep_seed = seed + slot
+    episodes = start_episodes(runner, tasks, group_size, tokenizer, seed, reserved)
+    advance(episodes, runner, generator, tokenizer, params, max_turns, version=version)
+    return [to_trajectory(ep) for ep in episodes]
+
+
+def free_slots(n: int, reserved: Collection[int]) -> list[int]:
+    """The ``n`` lowest slot numbers not in ``reserved`` (``0..n-1`` when nothing is reserved)."""
+    taken, out, slot = set(reserved), [], 0
+    while len(out) < n:
+        if slot not in taken:
+            out.append(slot)
+        slot += 1
+    return out
+
+
+def start_episodes(runner: EnvRunner, tasks: Sequence[Task], group_size: int, tokenizer, seed: int,
+                   reserved: Collection[int] = ()) -> list[Episode]:
+    """Reset one environment per episode (``group_size`` per task, in task order) on free slots.
+
+    Episode ``i`` of the call is reset with seed ``seed + i`` whatever slot it lands on, so the
+    same tasks give the same episodes whether or not other slots are reserved."""
+    slots = free_slots(len(tasks) * group_size, reserved)
+    tasks_of = [task for task in tasks for _ in range(group_size)]
+    resets = runner.reset([(slot, seed + i, {"task": task}) for i, (slot, task) in enumerate(zip(slots, tasks_of))],
+                          keep=reserved)
+    episodes: list[Episode] = []
+    for i, (slot, task, result) in enumerate(zip(slots, tasks_of, resets)):
+        group_id = f"{task.id}#{seed}"
         if isinstance(result, BaseException):
-            ep = _Episode(slot, task, f"{task.id}#{seed}", ep_seed, [], [])
+            ep = Episode(slot, task, group_id, seed + i, [], [])
             ep.error, ep.done = f"env reset failed: {type(result).__name__}: {result}", True
             episodes.append(ep)
             continue
         obs, info = result
         messages = info.get("messages") or [{"role": "user", "content": obs}]
         prompt = chat_ids(tokenizer, messages)
-        episodes.append(_Episode(slot, task, f"{task.id}#{seed}", ep_seed, prompt, list(prompt), [Turn("user", obs)], info=info))
+        episodes.append(Episode(slot, task, group_id, seed + i, prompt, list(prompt), [Turn("user", obs)], info=info))
+    return episodes
 
-    for turn in range(max_turns):
+
+def advance(episodes: Sequence[Episode], runner: EnvRunner, generator: Generator, tokenizer, params: SamplingParams,
+            max_turns: int, turns: int | None = None, version: Callable[[], int] | None = None) -> int:
+    """Step the unfinished episodes together, one batched generate call per turn, each by at most
+    ``turns`` turns (None: to the end); an episode ends when its env terminates or truncates, when
+    it fails, or at ``max_turns`` turns. Returns how many tokens were generated.
+
+    Call ``c`` of this advance samples with seed ``params.seed + c`` (when a seed is set)."""
+    generated = 0
+    for call in range(turns if turns is not None else max_turns):
         active = [ep for ep in episodes if not ep.done]
         if not active:
             break
         gens = generator.generate([ep.context for ep in active],
-                                  SamplingParams(**{**params.__dict__, "seed": None if params.seed is None else params.seed + turn}))
+                                  SamplingParams(**{**params.__dict__, "seed": None if params.seed is None else params.seed + call}))
+        sampled_by = version() if version is not None else None
         for ep, gen in zip(active, gens):
             ep.token_ids += gen.token_ids
             ep.loss_mask += [1] * len(gen.token_ids)
             ep.logprobs += gen.logprobs
             ep.context += gen.token_ids
             ep.boundaries.append(len(ep.token_ids))
-            ep.turns.append(Turn("assistant", gen.text, gen.token_ids, gen.logprobs))
+            ep.turns.append(Turn("assistant", gen.text, gen.token_ids, gen.logprobs, sampled_by))
+            ep.turn += 1
+            generated += len(gen.token_ids)
         results = runner.step([(ep.slot, gen.text) for ep, gen in zip(active, gens)])
         for ep, gen, result in zip(active, gens, results):
             if isinstance(result, BaseException):
@@ -152,7 +200,7 @@ def run_episodes(
             obs, reward, terminated, truncated, info = result
             ep.reward, ep.info = float(reward), info
             ep.verdict = info.get("verdict", ep.verdict)
-            if terminated or truncated or turn == max_turns - 1:
+            if terminated or truncated or ep.turn >= max_turns:
                 ep.done = True
             elif obs:
                 obs_ids = observation_ids(tokenizer, obs, after_eos=gen.finish_reason == "eos")
@@ -161,10 +209,10 @@ def run_episodes(
                 ep.loss_mask += [0] * len(obs_ids)
                 ep.logprobs += [0.0] * len(obs_ids)
                 ep.context += obs_ids
-    return [_to_trajectory(ep) for ep in episodes]
+    return generated
 
 
-def _to_trajectory(ep: _Episode) -> Trajectory:
+def to_trajectory(ep: Episode) -> Trajectory:
     verdict = ep.verdict
     if ep.error is not None:
         verdict = Verdict.failure(ep.error, **{k: v for k, v in ep.info.items() if k == "traceback"})

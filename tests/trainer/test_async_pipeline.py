@@ -14,9 +14,10 @@ from assay.trainer.ray_backend.placement import CostModel, place
 
 
 class VersionTag:
-    """A 'generator' that only says which policy version it wraps."""
+    """A 'generator' that only says which policy version it wraps (read from the policy itself, so a
+    snapshot taken with the wrong weights shows)."""
 
-    def __init__(self, policy: dict):
+    def __init__(self, policy: dict, version: int):
         self.version = policy["v"]
 
     def generate(self, prompts, params):

@@ -59,6 +59,17 @@ def test_seeded_sampling_is_reproducible_and_greedy_is_deterministic(tiny):
     assert all(g.token_ids == g1[0].token_ids for g in g2)
 
 
+def test_seeded_batches_past_the_first_draw_their_own_samples(tiny):
+    """One seed for a call split into batches: batch k > 0 gets its own seed, so row i of each
+    batch does not repeat row i of the first (the trainer seeds every rollout call)."""
+    model, tok = tiny
+    p = [prompt_ids(tok, "2 * 3?")] * 4
+    params = SamplingParams(max_new_tokens=8, seed=11)
+    out = HFGenerator(model, tok, batch_size=2).generate(p, params)
+    assert [g.token_ids for g in out[:2]] != [g.token_ids for g in out[2:]]
+    assert out[:2] == HFGenerator(model, tok, batch_size=2).generate(p[:2], params)  # the first batch keeps the seed
+
+
 def test_stop_string_ends_generation(tiny):
     model, tok = tiny
     gen = HFGenerator(model, tok)

@@ -154,3 +154,46 @@ def test_orm_lm_coef_adds_the_mean_next_token_loss_of_chosen_responses(tok):
         rows = [_encode(tok, p.task, [p.chosen]) for p in pairs]
         nll = -float(_sequence_logp(model, tok, rows).sum()) / sum(len(i) - n for i, n, _ in rows)
     assert with_lm - plain == pytest.approx(0.5 * nll, rel=1e-5)
+
+
+def test_weight_average_is_the_bias_corrected_moving_average():
+    """decay 0.5 over weights 2 then 4: avg = (0.5*0.5*2 + 0.5*4) / (1 - 0.25) = 3.0 / 0.75 = 4 * (2/3) + 2 * (1/3)."""
+    from assay.trainer.reward_model import WeightAverage
+
+    p = torch.nn.Parameter(torch.tensor([0.0]))
+    ema = WeightAverage([p], 0.5)
+    assert ema.averaged()[0].item() == 0.0  # before any step: the live weights
+    for value in (2.0, 4.0):
+        with torch.no_grad():
+            p.fill_(value)
+        ema.update()
+    assert ema.averaged()[0].item() == pytest.approx(10 / 3)
+    with ema.swapped():
+        assert p.item() == pytest.approx(10 / 3)
+    assert p.item() == 4.0  # the live weights come back
+    ema.copy_to_params()
+    assert p.item() == pytest.approx(10 / 3)
+
+
+def test_ema_training_saves_the_averaged_weights(tmp_path, monkeypatch):
+    """With ema set, the saved model is the average of the weights after each step, not the last ones."""
+    from assay.trainer import reward_model as rm
+
+    pairs = rm_data.arithmetic_preferences(8, seed=0)
+    seen: list = []
+    real = rm.WeightAverage.update
+
+    def spy(self):
+        real(self)
+        seen.append(self)
+
+    monkeypatch.setattr(rm.WeightAverage, "update", spy)
+    cfg = RMConfig(kind="orm", data="(given)", out=str(tmp_path / "ema"), steps=6, batch_size=2, lr=1e-2, tiny_hidden=16, ema=0.9)
+    out, _ = train_reward_model(cfg, pairs, log=lambda _: None)
+    ema = seen[-1]
+    assert ema.n == 6
+    loaded = ValueHeadORM.from_pretrained(out)
+    head_w = loaded.head.weight.detach()
+    assert torch.allclose(head_w, ema.averaged()[-2].to(head_w.dtype), atol=1e-6)
+    with pytest.raises(Exception, match="ema must be in"):
+        RMConfig(data="x", ema=1.0)

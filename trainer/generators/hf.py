@@ -7,10 +7,14 @@ top-p/top-k applied to the logits), which is what importance ratios against the 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import torch
 
 from assay.protocols import Generation, SamplingParams
+from assay.trainer.run_state import derive_seed
+
+CHUNK_SEED_TAG = 0xC4  # keeps batch seeds apart from other seeds mixed from the same base (Ray shards)
 
 
 class HFGenerator:
@@ -23,9 +27,13 @@ class HFGenerator:
 
     @torch.no_grad()
     def generate(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[Generation]:
+        """Batches of ``batch_size``; with a seed, batch ``k > 0`` samples with a seed mixed from
+        ``(seed, k)``: reseeding every batch with the same seed would give row ``i`` of each batch
+        the same random draws."""
         out: list[Generation] = []
-        for start in range(0, len(prompts), self.batch_size):
-            out += self._generate_batch(prompts[start : start + self.batch_size], params)
+        for k, start in enumerate(range(0, len(prompts), self.batch_size)):
+            seed = params.seed if params.seed is None or k == 0 else derive_seed(params.seed, CHUNK_SEED_TAG, k)
+            out += self._generate_batch(prompts[start : start + self.batch_size], replace(params, seed=seed))
         return out
 
     def _generate_batch(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[Generation]:

@@ -4,6 +4,9 @@
 - :mod:`~assay.trainer.ray_backend.env_workers`: :class:`RayEnvRunner`, the ``EnvRunner`` whose
   environments live on ``EnvWorker`` actors: cost-aware placement, hung or killed workers
   replaced, episodes replayed onto the replacement (or dropped, by policy).
+- :mod:`~assay.trainer.ray_backend.generators`: ``RayGenerators``, a ``Generator`` whose batches are
+  split over ``GeneratorWorker`` actors holding copies of the policy, synced after each update (import
+  it from there: env worker processes import this package and should not pay for torch).
 - :mod:`~assay.trainer.ray_backend.pipeline`: the asynchronous rollout pipeline (generation of the
   next batches overlaps the update, at most ``max_staleness`` policy versions behind).
 - :mod:`~assay.trainer.ray_backend.search`: ``RayScorer``, a search scorer whose batches are split

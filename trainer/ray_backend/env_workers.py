@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,12 +132,16 @@ class RayEnvRunner:
         return self._actor_cls.options(num_cpus=self.num_cpus).remote(self.spec, self.env_kwargs)
 
     # ------------------------------------------------------------------ EnvRunner
-    def reset(self, requests: Sequence[tuple[int, int | None, dict]]) -> list[Any]:
+    def reset(self, requests: Sequence[tuple[int, int | None, dict]], keep: Collection[int] = ()) -> list[Any]:
         for slot, _, options in requests:
             task = options.get("task") if options else None
             self.task_of[slot] = task.id if task is not None else ""
         costs = [self.costs.expect(self.task_of[slot]) for slot, _, _ in requests]
-        self.home, self.history, self.finished = {}, {}, set()  # a reset starts a new rollout
+        # a reset starts a new rollout; episodes in `keep` (paused by a partial rollout) stay where they live
+        kept = set(keep)
+        self.home = {s: w for s, w in self.home.items() if s in kept}
+        self.history = {s: h for s, h in self.history.items() if s in kept}
+        self.finished = {s for s in self.finished if s in kept}
         for (slot, seed, options), w in zip(requests, place(costs, len(self.workers))):
             self.home[slot] = w
             self.history[slot] = _History(seed, options)

@@ -3,15 +3,18 @@
 A background thread produces the batch for step ``t`` as soon as policy version ``t - k`` exists
 (version ``v`` = the weights after ``v`` updates; ``k = max_staleness``), so at most ``k + 1``
 batches are ever ahead and every batch trains at most ``k`` versions after the one that began
-it. Each published version is a frozen copy of the policy; generation always uses the newest,
+it. Each published version is a frozen snapshot of the policy (a copy in this process, or the
+weights pushed to Ray generator actors, which then serve that version); generation uses the newest,
 turn by turn, so a long multi-turn episode begun under version ``v`` carries over and finishes
 under ``v + 1`` when that appears (a partial rollout continued, not restarted). Every token keeps
 the log-prob of the version that sampled it, which is what the update's truncated importance
 weights ``min(pi_theta / pi_behaviour, C)`` (``tis_cap``) read, so mixed-version episodes are
 corrected token by token.
 
-Departures: the thread shares torch's global RNG with the training thread, so async runs are
-not bit-reproducible (``max_staleness=0`` is, and never starts the thread). Batches being
+Departures: async runs are not bit-reproducible: sampling seeds are fixed by the data position,
+but which version samples which turn depends on thread timing (``max_staleness=0`` is
+reproducible, and never starts the thread). Episodes are not paused across batches here: that is
+``partial_rollout_turns`` (assay.trainer.partial), which runs synchronously. Batches being
 generated when a checkpoint is written are not in it: a resumed run draws fresh tasks from the
 saved data position, which is already past them. With ``k = 1`` this is the "one step off-policy"
 schedule of verl and AReaL.
@@ -19,7 +22,6 @@ schedule of verl and AReaL.
 
 from __future__ import annotations
 
-import copy
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -36,6 +38,11 @@ class LatestPolicyGenerator:
         self.pipeline = pipeline
         self.versions: list[int] = []
 
+    @property
+    def last_version(self) -> int:
+        """The version that sampled the latest call (recorded on the turns it generated)."""
+        return self.versions[-1]
+
     def generate(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[Generation]:
         version, generator = self.pipeline.latest()
         self.versions.append(version)
@@ -47,16 +54,17 @@ class AsyncRollouts:
     ``policy_version`` (oldest version that sampled any token of the batch) and ``staleness``.
 
     ``produce(generator)`` is the trainer's synchronous rollout with a generator passed in;
-    ``make_generator(policy)`` wraps a frozen policy copy; ``lock`` is held while producing so
+    ``snapshot(policy, version)`` returns a generator that samples with the policy as it is now,
+    frozen (it must copy whatever later updates would change); ``lock`` is held while producing so
     that other users of the same environments (held-out evaluation) can take turns with it.
     """
 
-    def __init__(self, produce: Callable[[Any], tuple[list, dict]], make_generator: Callable[[Any], Any],
+    def __init__(self, produce: Callable[[Any], tuple[list, dict]], snapshot: Callable[[Any, int], Any],
                  policy, first_step: int, max_staleness: int):
-        self.produce, self.make_generator, self.k = produce, make_generator, max_staleness
+        self.produce, self.snapshot, self.k = produce, snapshot, max_staleness
         self.lock = threading.RLock()
         self._cond = threading.Condition()
-        self._version, self._generator = first_step, make_generator(copy.deepcopy(policy))
+        self._version, self._generator = first_step, snapshot(policy, first_step)
         self._ready: queue.Queue = queue.Queue()
         self._next_step, self._stop = first_step, False
         self._thread = threading.Thread(target=self._loop, name="assay-rollouts", daemon=True)
@@ -68,7 +76,7 @@ class AsyncRollouts:
 
     def publish(self, version: int, policy) -> None:
         """Called after each update: ``policy`` as it is now becomes version ``version``."""
-        generator = self.make_generator(copy.deepcopy(policy))
+        generator = self.snapshot(policy, version)
         with self._cond:
             self._version, self._generator = version, generator
             self._cond.notify_all()

@@ -1,0 +1,210 @@
+"""Generation on Ray actors: ``RayGenerators`` is a ``Generator`` whose batches are split over
+``GeneratorWorker`` actors, each holding its own copy of the policy, kept in step by weight sync.
+
+What an actor holds. The driver's model config (the architecture: the actor builds the model
+from it, no files needed on the actor's machine), its generation config, and the tokenizer as a
+pickled object: ``HFGenerator`` needs its pad and eos ids, stop strings and the decoded text of
+each ``Generation``. Prompts and answers are token ids, so multi-turn contexts stay exact.
+
+Weight sync. ``sync(policy, version)`` copies the state dict to CPU and ``ray.put``s it once; every
+actor loads that one object (Ray passes the reference: nothing is serialised per actor). Tied
+weights (embeddings shared with the LM head) travel once. The driver records the version each
+actor holds, and every generate call names the version it needs: an actor that holds another is
+sent that version's weights first (Ray runs one caller's calls to an actor in order), and the
+actor itself refuses a generate whose version it does not hold. So a generate call never samples
+with weights other than the ones it asked for: the newest synced version for the ``Generator``
+protocol's ``generate``, or the version a :meth:`RayGenerators.pinned` view was taken at (the
+async pipeline hands those out: a batch being sampled while the trainer publishes a newer version
+finishes its turn with the version it started the turn with).
+
+Seeds. With ``params.seed`` set, shard ``i`` samples with ``seed`` for ``i = 0`` and a seed mixed
+from ``(seed, i)`` otherwise (``HFGenerator`` mixes its own for batches past the first): fixed by
+the shard's position, never by timing, and one actor reproduces a local ``HFGenerator`` exactly
+(same weights, same seed: same tokens and log-probs). Not ``seed + i * 2**40``: torch's CPU
+generator keeps only a seed's low 32 bits, so those shards drew identical samples (the tests
+caught it). With no seed, each actor draws from its own torch stream, seeded at start from
+``seed + actor index``.
+
+Not covered: an actor that dies is not replaced (the error reaches the trainer); shards are
+contiguous and equal in size, not balanced by prompt length.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import torch
+
+from assay.protocols import Generation, SamplingParams
+from assay.trainer.generators.hf import HFGenerator
+from assay.trainer.ray_backend.cluster import require_ray
+from assay.trainer.run_state import derive_seed
+
+SHARD_SEED_TAG = 0x5D  # shard seeds never equal HFGenerator's batch seeds mixed from the same base
+
+class StaleWeights(RuntimeError):
+    """A generate call reached an actor holding another policy version than the one it asked for."""
+
+
+def shard_seed(seed: int | None, shard: int) -> int | None:
+    """The sampling seed of shard ``shard``: ``seed`` itself for the first (so one actor equals a
+    local generator), distinct and fixed for the others."""
+    if seed is None or shard == 0:
+        return seed
+    return derive_seed(seed, SHARD_SEED_TAG, shard)
+
+
+def cpu_state(model) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """``(tensors, aliases)``: the state dict on CPU with each shared tensor once; ``aliases`` maps a
+    left-out name to the kept name holding the same tensor (tied embeddings)."""
+    tensors: dict[str, torch.Tensor] = {}
+    aliases: dict[str, str] = {}
+    seen: dict[tuple, str] = {}
+    for name, t in model.state_dict().items():
+        key = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), tuple(t.stride()), t.dtype)
+        if key in seen:
+            aliases[name] = seen[key]
+            continue
+        seen[key] = name
+        tensors[name] = t.detach().to("cpu", copy=True)
+    return tensors, aliases
+
+
+class GeneratorWorker:
+    """Ray actor body: a copy of the policy wrapped in ``HFGenerator``, at a known version."""
+
+    def __init__(self, model_config, generation_config, tokenizer, batch_size: int, seed: int, device: str,
+                 dtype: torch.dtype, torch_threads: int | None):
+        from transformers import AutoModelForCausalLM
+
+        if torch_threads:
+            torch.set_num_threads(torch_threads)  # CPU matmuls reduce in a thread-count-dependent order
+        torch.manual_seed(seed)
+        model = AutoModelForCausalLM.from_config(model_config, dtype=dtype)
+        model.generation_config = generation_config
+        # left requiring grad like the driver's policy (generation runs under no_grad anyway): with
+        # requires_grad off, CPU kernels here took another path and log-probs of padded rows moved by an ulp
+        self.model = model.to(device).eval()
+        self.generator = HFGenerator(self.model, tokenizer, batch_size=batch_size)
+        self.version: int | None = None
+
+    def load(self, state: tuple[dict, dict], version: int) -> int:
+        tensors, aliases = state
+        self.model.load_state_dict({**tensors, **{name: tensors[kept] for name, kept in aliases.items()}})
+        self.version = version
+        return version
+
+    def generate(self, prompts: list, params: SamplingParams, version: int) -> list[Generation]:
+        if self.version != version:
+            raise StaleWeights(f"generator actor holds policy version {self.version}, the call asked for {version}")
+        return self.generator.generate(prompts, params)
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        """This copy's state dict (tests compare it with the driver's)."""
+        return {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+
+    def held_version(self) -> int | None:
+        return self.version
+
+
+class RayGenerators:
+    """``Generator`` over ``num_actors`` Ray actors, each with a copy of ``policy`` (see the module
+    docstring for sync, versions and seeds). ``version`` names the weights ``policy`` has now."""
+
+    def __init__(self, policy, tokenizer, num_actors: int, *, version: int = 0, batch_size: int = 64, seed: int = 0,
+                 num_cpus: float = 0.5, num_gpus: float = 0, torch_threads: int | None = None):
+        if num_actors < 1:
+            raise ValueError(f"num_actors must be >= 1, got {num_actors}")
+        self.ray = require_ray()
+        actor = self.ray.remote(GeneratorWorker).options(num_cpus=num_cpus, num_gpus=num_gpus)
+        dtype = next(policy.parameters()).dtype
+        device = "cuda" if num_gpus else "cpu"
+        self.actors = [actor.remote(policy.config, policy.generation_config, tokenizer, batch_size, seed + i, device, dtype,
+                                    torch_threads) for i in range(num_actors)]
+        self.held: list[int | None] = [None] * num_actors  # version each actor holds, or will once its queued load runs
+        self._loads: list[Any] = [None] * num_actors  # each actor's latest load call (its errors surface on the next generate)
+        self._lock = threading.Lock()  # submission order is the order actors run calls in
+        self.version: int | None = None
+        self._ref = None
+        self.sync(policy, version)
+
+    def sync(self, policy, version: int) -> None:
+        """Publish ``policy``'s weights as ``version``: one ``ray.put``, then every actor is sent the
+        load now, so the transfer overlaps whatever the driver does before the next generate."""
+        ref = self.ray.put(cpu_state(policy))
+        with self._lock:
+            self.version, self._ref = version, ref
+            for i in range(len(self.actors)):
+                self._load(i, version, ref)
+
+    def pinned(self, policy, version: int) -> PinnedGenerator:
+        """A ``Generator`` that always samples with ``version`` (syncing ``policy`` as that version if
+        it is newer than the last sync); the async pipeline's frozen snapshot."""
+        if version != self.version:
+            self.sync(policy, version)
+        return PinnedGenerator(self, version, self._ref)
+
+    def generate(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[Generation]:
+        """The ``Generator`` protocol: sample with the newest synced version."""
+        with self._lock:
+            version, ref = self.version, self._ref
+        return self.generate_at(version, ref, prompts, params)
+
+    def generate_at(self, version: int, ref, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[Generation]:
+        """Contiguous shards, one per actor (the first ones when there are fewer prompts than
+        actors), each actor brought to ``version`` first; results in the order of ``prompts``."""
+        if not prompts:
+            return []
+        size = -(-len(prompts) // len(self.actors))
+        shards = [list(map(list, prompts[i : i + size])) for i in range(0, len(prompts), size)]
+        with self._lock:
+            calls = []
+            for i, shard in enumerate(shards):
+                if self.held[i] != version:
+                    self._load(i, version, ref)
+                calls.append(self.actors[i].generate.remote(shard, replace(params, seed=shard_seed(params.seed, i)), version))
+            loads = [self._loads[i] for i in range(len(shards))]
+        self.ray.get(loads)  # a failed load raises here, with its own message
+        return [g for part in self.ray.get(calls) for g in part]
+
+    def _load(self, i: int, version: int, ref) -> None:
+        self._loads[i] = self.actors[i].load.remote(ref, version)
+        self.held[i] = version
+
+    def weights(self, actor: int = 0) -> dict[str, torch.Tensor]:
+        """Actor ``actor``'s current state dict (after its queued loads)."""
+        return self.ray.get(self.actors[actor].weights.remote())
+
+    def held_versions(self) -> list[int | None]:
+        """The versions the actors report holding (after their queued loads)."""
+        return self.ray.get([a.held_version.remote() for a in self.actors])
+
+    def close(self) -> None:
+        for a in self.actors:
+            self.ray.kill(a)
+        self.actors = []
+
+
+class PinnedGenerator:
+    """``RayGenerators`` at one version: what the async pipeline samples a published version with."""
+
+    def __init__(self, generators: RayGenerators, version: int, ref):
+        self.generators, self.version, self._ref = generators, version, ref
+
+    def generate(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[Generation]:
+        return self.generators.generate_at(self.version, self._ref, prompts, params)
+
+
+def generators_from_config(cfg, policy, tokenizer, version: int) -> RayGenerators:
+    """The trainer's generators for ``ray_generators = N`` (joins ``cfg.ray_address`` or starts a
+    local cluster). Actors get a GPU each when the policy trains on one, and the driver's torch
+    thread count, so that on CPU they compute what the driver would, bit for bit."""
+    from assay.trainer.ray_backend.cluster import connect
+
+    connect(cfg.ray_address)
+    on_gpu = next(policy.parameters()).device.type == "cuda"
+    return RayGenerators(policy, tokenizer, cfg.ray_generators, version=version, batch_size=cfg.generation_batch_size,
+                         seed=cfg.seed, num_gpus=1 if on_gpu else 0, torch_threads=None if on_gpu else torch.get_num_threads())
