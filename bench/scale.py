@@ -7,9 +7,10 @@ Each step is the trainer's rollout + scoring (``run_episodes``) over all 36 ship
 sample with the problem's reference solution (probability 1/2, seeded) or a wrong program, at
 no generation cost, so the step is bound by verification (a pooled bwrap sandbox run per
 sample) and by the Ray round trips. Rows: the single-process backend (``LocalEnvRunner``) and
-``RayEnvRunner`` with N workers; figures are medians over ``--repeats`` passes after a warm-up,
-the worker counts measured in a rotating order so a load spike on the shared machine hits them
-alike. Also measured, for bench/scale_sim.py: each task's verify seconds, the driver's cost per
+``RayEnvRunner`` with N workers; figures are medians over ``--repeats`` passes. Each pass builds
+a fresh runner (the only one alive), warms it up with one unmeasured pass, measures one and closes
+it; the worker counts take turns in a rotating order so a load spike on the shared machine hits
+them alike. Also measured, for bench/scale_sim.py: each task's verify seconds, the driver's cost per
 sample (a Ray round trip on a trivial env). Trainer and generator costs are assumptions (flags).
 Writes bench/results/scale.md and scale.json.
 """
@@ -114,6 +115,26 @@ def one_pass(runner, tasks, plan, policy, group: int, key=None) -> float:
     return len(trajs) / wall
 
 
+def make_runner(key):
+    if key == "local":
+        return LocalEnvRunner(lambda: assay.make("assay/code-v0", max_turns=1))
+    # fractional CPUs: verification runs in sandbox subprocesses Ray does not see
+    return RayEnvRunner("assay/code-v0", {"max_turns": 1}, key, num_cpus=(os.cpu_count() or 1) / key)
+
+
+def warm_up(runner, tasks, plan, policy, group: int, key) -> None:
+    """One unmeasured pass: sandbox pools, imports, the cost model's first estimates."""
+    for _ in range(3):
+        try:
+            one_pass(runner, tasks, plan, policy, group)
+            return
+        except VerifierErrors as e:
+            # a sandbox cgroup named after a recycled pid that a killed process left behind
+            # fails the pool's first start (sandbox/cgroups.py); the next start takes a new name
+            print(f"warm-up of {key}: {e}; again", flush=True)
+    raise SystemExit(f"warm-up of {key} never verified cleanly")
+
+
 def dispatch_cost(tokenizer, n: int = 256) -> float:
     """Driver seconds per sample of a Ray round trip on a trivial env (arithmetic, one worker)."""
     env = assay.make("assay/arithmetic-v0")
@@ -148,33 +169,26 @@ def main() -> None:
     policy = ToyCodePolicy(tokenizer)
     tasks, plan = batch(args.group, seed=0)
     connect(num_cpus=os.cpu_count())
-    runners = {"local": LocalEnvRunner(lambda: assay.make("assay/code-v0", max_turns=1))}
-    for n in counts:
-        # fractional CPUs: verification runs in sandbox subprocesses Ray does not see, and the
-        # runners of every worker count stay alive together (an unplaceable actor waits forever)
-        runners[n] = RayEnvRunner("assay/code-v0", {"max_turns": 1}, n, num_cpus=(os.cpu_count() or 1) / sum(counts))
-    for key, runner in runners.items():  # warm-up: sandbox pools, imports
-        for attempt in range(3):
-            try:
-                one_pass(runner, tasks, plan, policy, args.group)
-                break
-            except VerifierErrors as e:
-                # a sandbox cgroup named after a recycled pid that a killed process left behind
-                # fails the pool's first start (sandbox/cgroups.py); the next start takes a new name
-                print(f"warm-up of {key}: {e}; again", flush=True)
-        else:
-            raise SystemExit(f"warm-up of {key} never verified cleanly")
-    rates: dict = {k: [] for k in runners}
-    keys = list(runners)
+    keys: list = ["local", *counts]
+    rates: dict = {k: [] for k in keys}
+    task_costs: dict[str, float] = {}
     for r in range(args.repeats):
+        # one runner alive at a time: a fresh one per pass, warmed up, measured, closed. Runners of
+        # other worker counts kept alive beside it (idle actors, their sandbox pools) cost the
+        # measured one 5-15% on this 2-core machine (2026-11-27: 2 workers 74-99 samples/s with
+        # every runner alive, 92-99 alone), which is not what a run with one runner sees.
         for k in keys[r % len(keys):] + keys[: r % len(keys)]:
-            rates[k].append(one_pass(runners[k], tasks, plan, policy, args.group, key=k))
+            runner = make_runner(k)
+            try:
+                warm_up(runner, tasks, plan, policy, args.group, k)
+                rates[k].append(one_pass(runner, tasks, plan, policy, args.group, key=k))
+                if k == counts[0]:
+                    task_costs.update(runner.costs.seconds)
+            finally:
+                if hasattr(runner, "close"):
+                    runner.close()
             print(f"pass {r}: {k} {rates[k][-1]:.1f} samples/s, other sessions used {OTHERS[k][-1]:.2f} cores", flush=True)
-    per_task = runners[counts[0]].costs.seconds
-    task_seconds = [per_task[t.id] for t in tasks for _ in range(args.group)]
-    for runner in runners.values():
-        if hasattr(runner, "close"):
-            runner.close()
+    task_seconds = [task_costs[t.id] for t in tasks for _ in range(args.group)]
     dispatch = dispatch_cost(tokenizer)
     load = os.getloadavg()[0]
     costs = {"task_seconds": task_seconds, "dispatch_s": dispatch, "generate_s": args.sim_generate_ms / 1000,

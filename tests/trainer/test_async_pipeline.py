@@ -10,7 +10,7 @@ import time
 import pytest
 
 from assay.trainer.ray_backend.pipeline import AsyncRollouts
-from assay.trainer.ray_backend.placement import CostModel, place
+from assay.trainer.ray_backend.placement import CostModel, chunk, place
 
 
 class VersionTag:
@@ -94,6 +94,14 @@ def test_place_puts_the_long_job_alone():
     assert place([], 3) == []
     with pytest.raises(ValueError):
         place([1.0], 0)
+
+
+def test_chunk_groups_consecutive_calls_within_the_budget():
+    assert chunk([0.1, 0.1, 0.1, 0.1, 0.1], 0.25) == [[0, 1], [2, 3], [4]]
+    assert chunk([0.1, 1.0, 0.1, 0.1], 0.25) == [[0], [1], [2, 3]]  # a call over budget travels alone
+    assert chunk([0.3, 0.1], 0.25) == [[0], [1]]
+    assert chunk([0.0, 0.0, 0.0], 0.0) == [[0], [1], [2]]  # budget 0: one call per round trip
+    assert chunk([], 1.0) == []
 
 
 def test_cost_model_learns_per_task_and_falls_back_to_the_mean():

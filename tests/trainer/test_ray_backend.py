@@ -141,7 +141,9 @@ def test_hung_worker_is_replaced_and_its_episode_retried_or_dropped(model, tmp_p
         assert retry.replaced == 1 and retry.lost == 0
     finally:
         retry.close()
-    drop = RayEnvRunner("assay/test-hang-once-v0", {"marker": str(tmp_path / "b")}, 2, step_timeout_s=2.0, max_retries=0)
+    # one call per round trip: a hang inside a chunk of several blames none of them (see the chunk test)
+    drop = RayEnvRunner("assay/test-hang-once-v0", {"marker": str(tmp_path / "b")}, 2, step_timeout_s=2.0, max_retries=0,
+                        chunk_s=0.0)
     try:
         got = rollout(drop, tok)
     finally:
@@ -149,6 +151,53 @@ def test_hung_worker_is_replaced_and_its_episode_retried_or_dropped(model, tmp_p
     lost = [t for t in got if t.verdict.error]
     assert len(lost) == 1 and WorkerLost.__name__ in lost[0].verdict.error and lost[0].reward == 0.0
     assert [t for t in got if not t.verdict.error] == [t for t, g in zip(expected, got) if not g.verdict.error]
+
+
+def test_calls_travel_in_chunks_and_a_killed_chunk_is_replayed(model, tmp_path):
+    """With a budget that fits a whole turn, each worker gets one Ray call per turn; a worker
+    SIGKILLed inside a chunk has its episodes replayed and the chunk's calls re-sent one by one
+    (none of them blamed), and the rollout equals the single-process one."""
+    from transformers import AutoTokenizer
+
+    from assay.trainer.ray_backend import RayEnvRunner
+    from tests.trainer.ray_envs import TwoTurnDigitsEnv
+
+    tok = AutoTokenizer.from_pretrained(model)
+    expected = rollout(LocalEnvRunner(TwoTurnDigitsEnv), tok, n_tasks=4)
+    runner = RayEnvRunner("assay/test-kill-once-v0", {"marker": str(tmp_path / "k")}, 2, chunk_s=100.0, max_retries=0)
+    sent = []
+    real_send = runner._send
+    runner._send = lambda piece, pending: (sent.append(len(piece)), real_send(piece, pending))[1]
+    runner.costs.default_s = 0.01  # unknown tasks fit the budget: whole turns per chunk
+    try:
+        assert rollout(runner, tok, n_tasks=4) == expected
+        assert (tmp_path / "k").exists(), "no worker was killed: the test proved nothing"
+        assert runner.replaced == 1 and runner.lost == 0  # max_retries=0, yet nothing lost: a chunk blames no call
+        assert max(sent) == 4  # 8 episodes on 2 workers: one chunk per worker and turn before the kill
+        assert 1 in sent  # after it, the killed chunk's calls went one per round trip
+    finally:
+        runner.close()
+
+
+def test_chunk_s_zero_sends_every_call_alone(model):
+    from transformers import AutoTokenizer
+
+    from assay.trainer.ray_backend import RayEnvRunner
+    from tests.trainer.ray_envs import TwoTurnDigitsEnv
+
+    tok = AutoTokenizer.from_pretrained(model)
+    runner = RayEnvRunner("assay/test-digits2-v0", {}, 2, chunk_s=0.0)
+    sent = []
+    real_send = runner._send
+    runner._send = lambda piece, pending: (sent.append(len(piece)), real_send(piece, pending))[1]
+    runner.costs.default_s = 0.0
+    try:
+        assert rollout(runner, tok) == rollout(LocalEnvRunner(TwoTurnDigitsEnv), tok)
+        assert set(sent) == {1}
+    finally:
+        runner.close()
+    with pytest.raises(ValueError, match="chunk_s must be >= 0"):
+        RayEnvRunner("assay/test-digits2-v0", {}, 1, chunk_s=-1.0)
 
 
 def test_a_slow_task_gets_a_worker_of_its_own_once_its_cost_is_known():

@@ -40,3 +40,18 @@ def place(costs: Sequence[float], n_workers: int) -> list[int]:
         out[i] = w
         load[w] += costs[i]
     return out
+
+
+def chunk(costs: Sequence[float], budget: float) -> list[list[int]]:
+    """Consecutive items grouped while their summed cost stays within ``budget``; an item that
+    alone exceeds it (or any item, with ``budget`` 0) is a group of its own. Indices, in order."""
+    out: list[list[int]] = []
+    total = 0.0
+    for i, c in enumerate(costs):
+        if out and budget > 0 and total + c <= budget and c <= budget:
+            out[-1].append(i)
+            total += c
+        else:
+            out.append([i])
+            total = c
+    return out
