@@ -31,7 +31,8 @@ def orm(args) -> dict:
     held = rm_data.arithmetic_preferences(400, seed=1, held_out=True)
     started = time.perf_counter()
     cfg = RMConfig(kind="orm", data="(generated)", model=args.orm_init or "tiny", out=f"{args.work}/orm",
-                   steps=args.orm_steps, batch_size=args.orm_batch, lr=args.orm_lr, lm_coef=args.orm_lm_coef, seed=args.seed)
+                   steps=args.orm_steps, batch_size=args.orm_batch, lr=args.orm_lr, lm_coef=args.orm_lm_coef, seed=args.seed,
+                   lr_schedule=args.orm_lr_schedule, ema=args.orm_ema)
     out, history = train_reward_model(cfg, train, held)
     # the easier split: new pairs on expressions seen in training (exact training pairs removed)
     from assay.trainer.rm_eval import pairwise_accuracy
@@ -155,6 +156,8 @@ def main() -> None:
     ap.add_argument("--orm-pairs", type=int, default=4000)
     ap.add_argument("--orm-lm-coef", type=float, default=0.0)
     ap.add_argument("--orm-batch", type=int, default=32)
+    ap.add_argument("--orm-lr-schedule", default="linear", choices=("linear", "cosine", "constant"))
+    ap.add_argument("--orm-ema", type=float, default=0.0, help="weight averaging (RMConfig.ema), e.g. 0.99")
     ap.add_argument("--implicit-steps", type=int, default=1000, help="implicit PRM on the ORM's pairs (0: skip)")
     ap.add_argument("--prm-tasks", type=int, default=1000)
     ap.add_argument("--prm-difficulty", type=int, default=1)
