@@ -21,33 +21,12 @@ from assay.trainer.config import GRPOConfig
 from assay.trainer.rollout import LocalEnvRunner, run_episodes
 from assay.trainer.tiny import save_tiny
 from assay.types import Task
-from tests.conftest import REPO, missing_dependency, require_all
+from tests.trainer.ray_cluster import local_cluster  # skips the module without ray
 from tests.trainer import ray_envs
-
-try:
-    import ray
-except ImportError:  # ray is a dev dependency: CI (ASSAY_REQUIRE_ALL=1) fails here instead of skipping
-    if require_all():
-        raise
-    pytest.skip("ray is not installed (pip install 'assay[ray]')", allow_module_level=True)
-
 
 @pytest.fixture(scope="module", autouse=True)
 def cluster():
-    # workers import the test envs' entry points (tests.trainer.ray_envs): they inherit this path
-    old_path = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), old_path]))
-    ray_envs.register()
-    try:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    except Exception as e:  # pragma: no cover - a machine where Ray cannot start
-        missing_dependency(f"a local Ray cluster would not start: {e}")
-    yield ray.get_runtime_context().gcs_address
-    ray.shutdown()
-    if old_path is None:
-        os.environ.pop("PYTHONPATH", None)
-    else:
-        os.environ["PYTHONPATH"] = old_path
+    yield from local_cluster(ray_envs.register)
 
 
 @pytest.fixture(scope="module")

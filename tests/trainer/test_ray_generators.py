@@ -7,7 +7,6 @@ training on the driver, bit for bit; the async pipeline and partial rollouts run
 from __future__ import annotations
 
 import copy
-import os
 from pathlib import Path
 
 import pytest
@@ -18,34 +17,12 @@ from assay.trainer.config import GRPOConfig
 from assay.trainer.generators.hf import HFGenerator
 from assay.trainer.policy import load_policy
 from assay.trainer.tiny import save_tiny
-from tests.conftest import REPO, missing_dependency, require_all
+from tests.trainer.ray_cluster import local_cluster, ray  # skips the module without ray
 from tests.trainer import long_env, ray_envs
-
-try:
-    import ray
-except ImportError:  # ray is a dev dependency: CI (ASSAY_REQUIRE_ALL=1) fails here instead of skipping
-    if require_all():
-        raise
-    pytest.skip("ray is not installed (pip install 'assay[ray]')", allow_module_level=True)
-
 
 @pytest.fixture(scope="module", autouse=True)
 def cluster():
-    # workers import the test envs' entry points (tests.trainer.*): they inherit this path
-    old_path = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), old_path]))
-    ray_envs.register()
-    long_env.register()
-    try:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    except Exception as e:  # pragma: no cover - a machine where Ray cannot start
-        missing_dependency(f"a local Ray cluster would not start: {e}")
-    yield
-    ray.shutdown()
-    if old_path is None:
-        os.environ.pop("PYTHONPATH", None)
-    else:
-        os.environ["PYTHONPATH"] = old_path
+    yield from local_cluster(ray_envs.register, long_env.register)
 
 
 @pytest.fixture(scope="module")
