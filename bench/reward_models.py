@@ -9,6 +9,14 @@
   (``assay.search.toy.read_state(prefix).on_path``), next to the majority-class rate and AUROC.
 
     .venv/bin/python bench/reward_models.py --orm-init DIR   # DIR: `assay pretrain-tiny` output
+
+The ORM headline in bench/results/reward_models.md (LoRA rank 8, three seeds, ~16 min on 2 cores):
+
+    .venv/bin/assay pretrain-tiny out=runs/tiny-sft1000 steps=1000 \
+        'env_kwargs={difficulty: 1, prompt_format: "{expression} ="}'
+    .venv/bin/python bench/reward_models.py --only orm --orm-init runs/tiny-sft1000 --orm-steps 5000 \
+        --orm-lr 1e-3 --orm-lr-schedule constant --orm-ema 0.99 --orm-lora-rank 8 --orm-weight-decay 0.01 \
+        --orm-seeds 0,1,2
 """
 
 from __future__ import annotations
@@ -26,13 +34,15 @@ from assay.trainer import rm_data
 from assay.trainer.reward_model import RMConfig, train_reward_model
 
 
-def orm(args) -> dict:
+def orm(args, seed: int) -> dict:
+    """One ORM run; the data are the same for every seed (the seed sets the head, adapters and batch order)."""
     train = rm_data.arithmetic_preferences(args.orm_pairs, seed=0)
     held = rm_data.arithmetic_preferences(400, seed=1, held_out=True)
     started = time.perf_counter()
-    cfg = RMConfig(kind="orm", data="(generated)", model=args.orm_init or "tiny", out=f"{args.work}/orm",
-                   steps=args.orm_steps, batch_size=args.orm_batch, lr=args.orm_lr, lm_coef=args.orm_lm_coef, seed=args.seed,
-                   lr_schedule=args.orm_lr_schedule, ema=args.orm_ema)
+    cfg = RMConfig(kind="orm", data="(generated)", model=args.orm_init or "tiny", out=f"{args.work}/orm-seed{seed}",
+                   steps=args.orm_steps, batch_size=args.orm_batch, lr=args.orm_lr, lm_coef=args.orm_lm_coef, seed=seed,
+                   lr_schedule=args.orm_lr_schedule, ema=args.orm_ema, lora_rank=args.orm_lora_rank,
+                   weight_decay=args.orm_weight_decay)
     out, history = train_reward_model(cfg, train, held)
     # the easier split: new pairs on expressions seen in training (exact training pairs removed)
     from assay.trainer.rm_eval import pairwise_accuracy
@@ -41,7 +51,7 @@ def orm(args) -> dict:
     seen = {(p.task.prompt, p.rejected) for p in train}
     fresh = [p for p in rm_data.arithmetic_preferences(2000, seed=2) if (p.task.prompt, p.rejected) not in seen][:400]
     seen_split = pairwise_accuracy(ValueHeadORM.from_pretrained(out), fresh)
-    return {"batch": args.orm_batch, "seen_expressions_new_pairs": seen_split, "seen_split_pairs": len(fresh),"init": args.orm_init or "fresh tiny (hidden 64)", "steps": args.orm_steps, "train_pairs": len(train),
+    return {"seed": seed, "batch": args.orm_batch, "seen_expressions_new_pairs": seen_split, "seen_split_pairs": len(fresh),"init": args.orm_init or "fresh tiny (hidden 64)", "steps": args.orm_steps, "train_pairs": len(train),
             "train_facts": len({p.task.prompt for p in train}), "held_out_pairs": len(held),
             "held_out_facts": len({p.task.prompt for p in held}), "before": history[0], "after": history[-1],
             "seconds": time.perf_counter() - started}
@@ -158,6 +168,9 @@ def main() -> None:
     ap.add_argument("--orm-batch", type=int, default=32)
     ap.add_argument("--orm-lr-schedule", default="linear", choices=("linear", "cosine", "constant"))
     ap.add_argument("--orm-ema", type=float, default=0.0, help="weight averaging (RMConfig.ema), e.g. 0.99")
+    ap.add_argument("--orm-lora-rank", type=int, default=0, help="LoRA rank (RMConfig.lora_rank); 0 trains every weight")
+    ap.add_argument("--orm-weight-decay", type=float, default=0.0)
+    ap.add_argument("--orm-seeds", default="", help="comma-separated seeds for the ORM runs (default: --seed)")
     ap.add_argument("--implicit-steps", type=int, default=1000, help="implicit PRM on the ORM's pairs (0: skip)")
     ap.add_argument("--prm-tasks", type=int, default=1000)
     ap.add_argument("--prm-difficulty", type=int, default=1)
@@ -173,49 +186,79 @@ def main() -> None:
     args = ap.parse_args()
     result = {"machine": platform.machine(), "date": time.strftime("%Y-%m-%d"), "args": vars(args)}
     if args.only in (None, "orm"):
-        result["orm"] = orm(args)
+        seeds = [int(x) for x in args.orm_seeds.split(",")] if args.orm_seeds else [args.seed]
+        result["orm"] = [orm(args, seed) for seed in seeds]
     if args.only in (None, "implicit") and args.implicit_steps:
         result["implicit"] = implicit(args)
     if args.only in (None, "prm"):
         result["prm"] = prm(args)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(report(result))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    before = out.read_text() if out.exists() else ""
+    kept = before.split(KEEP, 1)[1] if KEEP in before else "\n"
+    earlier = [earlier_section(before, kind) for kind in HEADINGS if kind not in result]  # models not run now
+    out.write_text("\n".join([report(result), *filter(None, earlier)]) + "\n" + KEEP + kept)
     print(json.dumps(result, indent=1))
+
+
+# Everything after this line in the results file is kept when the benchmark rewrites it (earlier runs, notes).
+KEEP = "<!-- kept by bench/reward_models.py: notes and earlier runs below -->"
+
+
+HEADINGS = {"orm": "## ORM:", "implicit": "## Implicit PRM", "prm": "## PRM:"}
+
+
+def earlier_section(text: str, kind: str) -> str:
+    """The section of ``kind`` in an earlier results file (up to the next section), or ''."""
+    text = text.split(KEEP, 1)[0]
+    start = text.find(HEADINGS[kind])
+    if start < 0:
+        return ""
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end >= 0 else len(text)].rstrip() + "\n"
 
 
 def report(result: dict) -> str:
     """Markdown: the command, machine and date, then one section per model."""
     args = result["args"]
     skip = {"out", "work"} | ({k for k in args if k.startswith("orm")} if "orm" not in result else set()) | \
-        ({k for k in args if k.startswith("prm") or k in ("rollouts", "soft")} if "prm" not in result else set())
+        ({k for k in args if k.startswith("prm") or k in ("rollouts", "soft")} if "prm" not in result else set()) | \
+        ({"implicit_steps"} if "implicit" not in result else set())
     flags = " ".join(f"--{k.replace('_', '-')} {v}" if v is not True else f"--{k}"
                      for k, v in args.items() if k not in skip and v not in (None, "", False))
-    text = [f"# Reward models learning on CPU\n\nCommand: `.venv/bin/python bench/reward_models.py {flags}`  \n"
-            f"Machine: {result['machine']}, 2 shared cores (other jobs running), {result['date']}.\n"]
+    run = (f"Command: `.venv/bin/python bench/reward_models.py {flags}`  \n"
+           f"Machine: {result['machine']}, 2 shared cores (other jobs running), {result['date']}.\n")
+    text = ["# Reward models learning on CPU\n\nEach section names the run that wrote it; a rerun of one part "
+            "(`--only`) keeps the others.\n"]
     if "orm" in result:
-        o = result["orm"]
+        runs = result["orm"]
+        o = runs[0]
         per_cat = lambda row: ", ".join(f"{k[4:]} {v:.3f}" for k, v in row.items() if k.startswith("acc/"))  # noqa: E731
+        rows = "\n".join(f"| {r['seed']} | {r['before']['pairwise_accuracy']:.3f} | {r['after']['pairwise_accuracy']:.3f} "
+                         f"| {per_cat(r['after'])} | {r['seen_expressions_new_pairs']['pairwise_accuracy']:.3f} "
+                         f"| {r['seconds']:.0f} |" for r in runs)
+        after = [r["after"]["pairwise_accuracy"] for r in runs]
         text.append(f"""## ORM: pairwise Bradley-Terry on synthetic arithmetic preferences
 
+{run}
 Chosen `\\boxed{{right}}` vs rejected `\\boxed{{wrong}}` (near: off by 1-2, far: off by 3-10) on terse prompts
 (`"7 + 5 ="`, difficulty 1). Held-out pairs use expressions never seen in training
-({o['train_facts']} training expressions, {o['held_out_facts']} held-out). Init: {o['init']}. {o['steps']} steps of {o.get('batch', 32)} pairs.
+({o['train_facts']} training expressions, {o['held_out_facts']} held-out, {o['held_out_pairs']} pairs). Init: {o['init']}.
+{o['steps']} steps of {o.get('batch', 32)} pairs{f", LoRA rank {result['args']['orm_lora_rank']}" if result['args'].get('orm_lora_rank') else ""}.
+"Seen split": {o['seen_split_pairs']} new pairs (new wrong answers) on expressions seen in training, scored by the
+model loaded back from its checkpoint.
 
-| | pairwise accuracy | per category |
-|---|---|---|
-| before training | {o['before']['pairwise_accuracy']:.3f} | {per_cat(o['before'])} |
-| after training | {o['after']['pairwise_accuracy']:.3f} | {per_cat(o['after'])} |
+| seed | held-out accuracy before | after | after, per category | seen split, after | seconds |
+|---|---|---|---|---|---|
+{rows}
 
-On the easier split, {o['seen_split_pairs']} new pairs (new wrong answers) on expressions seen in training, the trained model
-(loaded back from its checkpoint) scores {o['seen_expressions_new_pairs']['pairwise_accuracy']:.3f}
-({per_cat(o['seen_expressions_new_pairs'])}).
-
-{o['seconds']:.0f} s in all.
+Held-out accuracy after training: min {min(after):.3f}, median {float(np.median(after)):.3f} over {len(runs)} seed(s).
 """)
     if "implicit" in result:
         i = result["implicit"]
         text.append(f"""## Implicit PRM (PRIME) on the same pairs
 
+{run}
 The same training pairs read as outcomes (chosen 1, rejected 0), `--kind implicit` (beta 0.05), same init
 and learning rate, {i['steps']} steps of 32 responses; a held-out pair counts as right when the chosen
 response's summed implicit reward `beta * sum_t log pi/pi_ref` is the larger. Held-out: the same unseen
@@ -231,6 +274,7 @@ expressions as above. Before training every pair ties (the model is its referenc
         p = result["prm"]
         text.append(f"""## PRM: step labels from search, on the toy modchain
 
+{run}
 {p['train_trajectories']} `ToyChainPolicy` solutions labelled by `mc_step_labels` ({p['rollouts']} roll-outs per
 prefix, {p['labels']} labels; {p['train_steps']} labelled steps; labels agree with the truth on
 {p['mc_label_agreement_with_truth']:.3f} of steps). Trained with `--kind prm` on a fresh tiny model, loaded back

@@ -197,3 +197,32 @@ def test_ema_training_saves_the_averaged_weights(tmp_path, monkeypatch):
     assert torch.allclose(head_w, ema.averaged()[-2].to(head_w.dtype), atol=1e-6)
     with pytest.raises(Exception, match="ema must be in"):
         RMConfig(data="x", ema=1.0)
+
+
+def test_lora_trains_adapters_only_and_saves_a_plain_merged_checkpoint(tmp_path):
+    """With lora_rank, the trunk's weights move only through the low-rank update (embeddings and
+    norms stay as initialised), the saved directory has plain weights under the base model's names,
+    and it scores exactly as the model did at the end of training."""
+    from safetensors.torch import load_file
+
+    pairs = [PreferencePair(Task(f"t{i}", f"{i} + 1 ="), f"\\boxed{{{i + 1}}}", f"{i + 1}", "format") for i in range(16)]
+    base = build_model(len(build_tokenizer()), hidden_size=32, layers=2, heads=4, seed=0).state_dict()
+    cfg = RMConfig(kind="orm", out=str(tmp_path / "lora"), steps=12, seed=0, lora_rank=4, **SMALL)
+    out, history = train_reward_model(cfg, pairs, pairs, log=lambda _: None)
+    assert history[-1]["pairwise_accuracy"] == 1.0
+    saved = load_file(out / "model.safetensors")
+    assert not [k for k in saved if "lora" in k]
+    for name, value in base.items():
+        if name not in saved:  # the tied output head is saved once, as the embedding
+            continue
+        moved = not torch.equal(saved[name], value)
+        is_linear = name.endswith("proj.weight")
+        assert moved == is_linear, f"{name}: moved={moved}, a trunk linear layer: {is_linear}"
+        if is_linear:  # a rank-4 update: W_saved - W_base has rank <= 4
+            assert torch.linalg.matrix_rank(saved[name] - value).item() <= 4
+    loaded = ValueHeadORM.from_pretrained(out)
+    chosen = loaded.rewards([p.task for p in pairs], [p.chosen for p in pairs])
+    rejected = loaded.rewards([p.task for p in pairs], [p.rejected for p in pairs])
+    assert sum(c > r for c, r in zip(chosen, rejected)) / len(pairs) == history[-1]["pairwise_accuracy"]
+    with pytest.raises(Exception, match="lora_rank and lora_alpha must be >= 0"):
+        RMConfig(data="x", lora_rank=-1)
