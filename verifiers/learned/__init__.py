@@ -18,6 +18,6 @@ Their training loops live in ``assay.trainer.reward_model``; reward transforms i
 The model-backed ones import torch and transformers; import them from their modules.
 """
 
-from assay.verifiers.learned.ensemble import ENSEMBLE_MODES, EnsembleScorer
+from assay.verifiers.learned.ensemble import ENSEMBLE_MODES, EnsembleScorer, Standardized
 
-__all__ = ["ENSEMBLE_MODES", "EnsembleScorer"]
+__all__ = ["ENSEMBLE_MODES", "EnsembleScorer", "Standardized"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,7 +15,11 @@ ENSEMBLE_MODES = ("min", "mean_minus_var")
 class EnsembleScorer:
     """Several scorers combined per step (Coste et al. 2023, "Reward model ensembles help mitigate
     overoptimization"): worst-case ``min_k R_k`` (WCO) or uncertainty-weighted
-    ``mean_k R_k - lam * var_k R_k`` (UWO; population variance over the members)."""
+    ``mean_k R_k - lam * var_k R_k`` (UWO; population variance over the members).
+
+    Scores are combined as the members give them. A Bradley-Terry ORM's scores have an arbitrary
+    offset and scale (only differences are trained), so the min would follow whichever member sits
+    lowest: build ensembles of ORMs with ``EnsembleScorer.standardized``."""
 
     members: tuple[Scorer, ...]
     mode: str = "min"
@@ -27,6 +32,13 @@ class EnsembleScorer:
             raise ValueError(f"mode must be one of {', '.join(ENSEMBLE_MODES)}, got {self.mode!r}")
         if self.lam < 0:
             raise ValueError(f"lam must be >= 0, got {self.lam}")
+
+    @classmethod
+    def standardized(cls, members: Sequence[Scorer], reference: Sequence[Prefix], mode: str = "min",
+                     lam: float = 1.0) -> EnsembleScorer:
+        """An ensemble of the members each shifted and scaled to mean 0, std 1 over the step scores
+        of ``reference`` (responses like those to be scored, e.g. samples of the policy)."""
+        return cls(tuple(Standardized.fit(m, reference) for m in members), mode, lam)
 
     def score(self, prefixes: Sequence[Prefix]) -> list[list[float]]:
         per_member = [m.score(prefixes) for m in self.members]
@@ -43,3 +55,27 @@ class EnsembleScorer:
                     steps.append(mean - self.lam * var)
             out.append(steps)
         return out
+
+
+@dataclass(frozen=True)
+class Standardized:
+    """A scorer whose scores are ``(s - mean) / std``, with mean and std fitted on reference prefixes."""
+
+    member: Scorer
+    mean: float
+    std: float
+
+    @classmethod
+    def fit(cls, member: Scorer, reference: Sequence[Prefix]) -> Standardized:
+        values = [v for row in member.score(reference) for v in row]
+        if len(values) < 2:
+            raise ValueError(f"standardizing needs at least 2 scored steps in the reference, got {len(values)}")
+        mean = sum(values) / len(values)
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+        if not (std > 0 and math.isfinite(std)):
+            raise ValueError(f"{type(member).__name__} gives every reference step the same score ({mean}): "
+                             "its scale cannot be read from this reference; give responses it tells apart")
+        return cls(member, mean, std)
+
+    def score(self, prefixes: Sequence[Prefix]) -> list[list[float]]:
+        return [[(v - self.mean) / self.std for v in row] for row in self.member.score(prefixes)]

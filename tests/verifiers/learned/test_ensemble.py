@@ -29,3 +29,32 @@ def test_ensembles_refuse_bad_settings():
         EnsembleScorer((TableScorer({}),))
     with pytest.raises(ValueError, match="mode"):
         EnsembleScorer((TableScorer({}), TableScorer({})), "median")
+
+
+def test_standardized_member_has_mean_zero_and_std_one_on_the_reference():
+    """Reference scores 1 and 3: mean 2, population std 1, so 1 -> -1, 3 -> 1 and 4 -> 2."""
+    from assay.verifiers.learned import Standardized
+
+    member = Standardized.fit(TableScorer({"a": 1.0, "b": 3.0, "c": 4.0}), [prefix("a"), prefix("b")])
+    assert (member.mean, member.std) == (2.0, 1.0)
+    assert member.score([prefix("a"), prefix("b"), prefix("c")]) == [[-1.0], [1.0], [2.0]]
+
+
+def test_standardized_ensemble_ignores_each_members_offset_and_scale():
+    """Two members that rank alike but sit at different offsets and scales (Bradley-Terry scores
+    are only defined up to both): the raw min always follows the lower member, the standardized
+    min is their common standard score."""
+    low = TableScorer({"x": 0.0, "y": 4.0})
+    high = TableScorer({"x": 10.0, "y": 11.0})
+    reference = [prefix("x"), prefix("y")]
+    assert EnsembleScorer((low, high), "min").score(reference) == [[0.0], [4.0]]
+    assert EnsembleScorer.standardized((low, high), reference, "min").score(reference) == [[-1.0], [1.0]]
+
+
+def test_standardizing_refuses_a_reference_the_member_cannot_tell_apart():
+    from assay.verifiers.learned import Standardized
+
+    with pytest.raises(ValueError, match="same score"):
+        Standardized.fit(TableScorer({"x": 0.5, "y": 0.5}), [prefix("x"), prefix("y")])
+    with pytest.raises(ValueError, match="at least 2"):
+        Standardized.fit(TableScorer({"x": 0.5}), [prefix("x")])
