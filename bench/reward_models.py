@@ -51,10 +51,37 @@ def orm(args, seed: int) -> dict:
     seen = {(p.task.prompt, p.rejected) for p in train}
     fresh = [p for p in rm_data.arithmetic_preferences(2000, seed=2) if (p.task.prompt, p.rejected) not in seen][:400]
     seen_split = pairwise_accuracy(ValueHeadORM.from_pretrained(out), fresh)
-    return {"seed": seed, "batch": args.orm_batch, "seen_expressions_new_pairs": seen_split, "seen_split_pairs": len(fresh),"init": args.orm_init or "fresh tiny (hidden 64)", "steps": args.orm_steps, "train_pairs": len(train),
+    return {"seed": seed, "out": str(out), "batch": args.orm_batch, "seen_expressions_new_pairs": seen_split, "seen_split_pairs": len(fresh),"init": args.orm_init or "fresh tiny (hidden 64)", "steps": args.orm_steps, "train_pairs": len(train),
             "train_facts": len({p.task.prompt for p in train}), "held_out_pairs": len(held),
             "held_out_facts": len({p.task.prompt for p in held}), "before": history[0], "after": history[-1],
             "seconds": time.perf_counter() - started}
+
+
+class _LastStepRewards:
+    """A ``Scorer`` read as an ORM (``rewards``: each response as one step), for ``pairwise_accuracy``."""
+
+    def __init__(self, scorer):
+        self.scorer = scorer
+
+    def rewards(self, tasks, responses):
+        return [row[-1] for row in self.scorer.score([Prefix(t, (Step(r),)) for t, r in zip(tasks, responses)])]
+
+
+def orm_ensemble(dirs: list[str]) -> dict:
+    """The seeds' ORMs as one ensemble (``EnsembleScorer.standardized``: every member to mean 0, std 1
+    on 200 responses to training prompts), pairwise accuracy on the held-out pairs per mode."""
+    from assay.trainer.rm_eval import pairwise_accuracy
+    from assay.verifiers.learned import EnsembleScorer
+    from assay.verifiers.learned.orm import ValueHeadORM
+
+    held = rm_data.arithmetic_preferences(400, seed=1, held_out=True)
+    reference = [Prefix(p.task, (Step(t),)) for p in rm_data.arithmetic_preferences(100, seed=0) for t in (p.chosen, p.rejected)]
+    members = [ValueHeadORM.from_pretrained(d) for d in dirs]
+    modes = {"mean": ("mean_minus_var", 0.0), "mean_minus_var": ("mean_minus_var", 1.0), "min": ("min", 1.0)}
+    out = {name: pairwise_accuracy(_LastStepRewards(EnsembleScorer.standardized(members, reference, mode, lam)), held)
+           for name, (mode, lam) in modes.items()}
+    out["raw_min"] = pairwise_accuracy(_LastStepRewards(EnsembleScorer(tuple(members), "min")), held)
+    return out
 
 
 def implicit(args) -> dict:
@@ -188,6 +215,8 @@ def main() -> None:
     if args.only in (None, "orm"):
         seeds = [int(x) for x in args.orm_seeds.split(",")] if args.orm_seeds else [args.seed]
         result["orm"] = [orm(args, seed) for seed in seeds]
+        if len(seeds) > 1:
+            result["orm_ensemble"] = orm_ensemble([r["out"] for r in result["orm"]])
     if args.only in (None, "implicit") and args.implicit_steps:
         result["implicit"] = implicit(args)
     if args.only in (None, "prm"):
@@ -253,6 +282,12 @@ model loaded back from its checkpoint.
 {rows}
 
 Held-out accuracy after training: min {min(after):.3f}, median {float(np.median(after)):.3f} over {len(runs)} seed(s).
+""")
+        if "orm_ensemble" in result:
+            e = {k: v["pairwise_accuracy"] for k, v in result["orm_ensemble"].items()}
+            text.append(f"""The {len(runs)} models as one ensemble (`EnsembleScorer.standardized`, each member standardized on 200
+responses to training prompts), same held-out pairs: mean {e['mean']:.3f}, mean - var (lambda 1)
+{e['mean_minus_var']:.3f}, min {e['min']:.3f} (min over raw scores: {e['raw_min']:.3f}).
 """)
     if "implicit" in result:
         i = result["implicit"]

@@ -73,8 +73,8 @@ class Standardized:
         mean = sum(values) / len(values)
         std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
         if not (std > 0 and math.isfinite(std)):
-            raise ValueError(f"{type(member).__name__} gives every reference step the same score ({mean}): "
-                             "its scale cannot be read from this reference; give responses it tells apart")
+            raise ValueError(f"{type(member).__name__} has no finite spread over the reference (std {std}, mean {mean}): "
+                             "every step scores the same or a score is not finite; give responses it tells apart")
         return cls(member, mean, std)
 
     def score(self, prefixes: Sequence[Prefix]) -> list[list[float]]:

@@ -54,7 +54,7 @@ def test_standardized_ensemble_ignores_each_members_offset_and_scale():
 def test_standardizing_refuses_a_reference_the_member_cannot_tell_apart():
     from assay.verifiers.learned import Standardized
 
-    with pytest.raises(ValueError, match="same score"):
+    with pytest.raises(ValueError, match="no finite spread"):
         Standardized.fit(TableScorer({"x": 0.5, "y": 0.5}), [prefix("x"), prefix("y")])
     with pytest.raises(ValueError, match="at least 2"):
         Standardized.fit(TableScorer({"x": 0.5}), [prefix("x")])
