@@ -237,13 +237,20 @@ it risks, so the policy learns to repeat until the cap forces a wrong answer, wh
 Min-form returns cannot rise with extra steps (a min only falls), and clip makes every step reward
 <= 0, so neither pays for length at any bias.
 
-Delta telescopes: the return from step t is ``r_t - r_last`` however many steps follow, so the
-accumulation hack (bias 0) is gone. But each step's own score stays in its return. When the PRM
-scores the hack step itself above the right step (bias >= 2 here), a repeat is credited with that
-bias at every occurrence, and ending on the low-scored forced answer raises every earlier return,
-so delta is hacked there. That is a property of delta, not of this toy: no telescoping transform can
-undo a PRM that ranks the wrong action first at the same state; clip (which caps every score at
-eta) and min-form (which credits the worst future step) can.
+Delta telescopes: over a whole solution its rewards sum to ``r_1 - r_last``, whatever lies between,
+so neither the number of repeats nor their scores enter the objective, and the accumulation hack
+(bias 0) is gone. The hack at bias >= 2 comes from the credit, not the objective. The policy
+gradient credits each action with the rewards from its own step on (reward-to-go, as PPO's GAE with
+gamma = lambda = 1 does in Gao et al.), so action t gets ``r_t - r_last``. The ``-r_t`` that would
+cancel its own score sits in step t-1's delta reward ``r_(t-1) - r_t``, which depends on action t
+but is credited to the step before. So each step keeps its own score: a PRM that scores the hack
+step above a right step at the same state (bias >= 2 here) is followed at every repeat, and ending
+on the low-scored forced answer raises every earlier return by ``-r_last``. At bias 0 a repeat scores
+what the step it repeats scored, so that credit buys nothing and delta resists. Crediting the
+cancelling term to action t instead would leave action t with ``-r_last`` plus the outcome: the
+PRM's intermediate scores would drop out of the gradient and delta would carry no process signal at
+all (derived, not run). So this is a property of delta, not of this toy: clip (which caps every
+score at eta) and min-form (which credits the worst future step) resist at every bias.
 """
     out.with_suffix(".md").write_text(text)
     print(text)

@@ -193,7 +193,7 @@ def main() -> None:
     ap.add_argument("--orm-pairs", type=int, default=4000)
     ap.add_argument("--orm-lm-coef", type=float, default=0.0)
     ap.add_argument("--orm-batch", type=int, default=32)
-    ap.add_argument("--orm-lr-schedule", default="linear", choices=("linear", "cosine", "constant"))
+    ap.add_argument("--orm-lr-schedule", default="linear", choices=("linear", "cosine", "constant", "wsd"))
     ap.add_argument("--orm-ema", type=float, default=0.0, help="weight averaging (RMConfig.ema), e.g. 0.99")
     ap.add_argument("--orm-lora-rank", type=int, default=0, help="LoRA rank (RMConfig.lora_rank); 0 trains every weight")
     ap.add_argument("--orm-weight-decay", type=float, default=0.0)

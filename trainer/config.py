@@ -106,7 +106,8 @@ class GRPOConfig:
     lr: float = 2e-4
     """AdamW learning rate (the peak, under a schedule)."""
     lr_schedule: str = "constant"
-    """constant | linear | cosine: decay from lr to min_lr_ratio * lr over `steps` (after the warm-up)."""
+    """constant | linear | cosine: decay from lr to min_lr_ratio * lr over `steps` (after the warm-up) |
+    wsd: constant, then linear to min_lr_ratio * lr over the last 20% of the steps."""
     warmup_steps: int = 0
     """Steps of linear learning-rate warm-up from lr / warmup_steps."""
     min_lr_ratio: float = 0.0

@@ -27,6 +27,7 @@ from assay.trainer.dense import learned_rewards
 from assay.trainer.distributed import resolve_device
 from assay.trainer.generators.hf import HFGenerator
 from assay.trainer.policy import load_policy
+from assay.trainer.progress import StepProgress
 from assay.trainer.rollout import LocalEnvRunner, run_episodes
 from assay.trainer.run_state import RunDir, derive_seed, rng_state, set_rng_state
 from assay.trainer.schedule import lr_at
@@ -141,7 +142,7 @@ class GRPOTrainer:
                 row["tokens_per_s"] = (rollout_stats["rollout_tokens"] + stats["train_tokens"]) / row["step_s"]
                 self._log(row)
                 history.append(row)
-                bar(row)
+                bar.update(self.step, _headline(row))
                 self._evaluate_and_save(history)
         if self._async is not None:
             self._async.close()
@@ -376,31 +377,10 @@ class GRPOTrainer:
             self.tb.flush()
 
     def _progress(self):
-        return _Progress(self.cfg.steps, self.step, enabled=self.progress)
+        return StepProgress(self.cfg.steps, self.step, enabled=self.progress)
 
 
-class _Progress:
-    """A rich progress bar with the step's headline metrics (a no-op off rank 0 or when disabled)."""
-
-    def __init__(self, total: int, done: int, enabled: bool):
-        self.total, self.done, self.enabled = total, done, enabled
-
-    def __enter__(self):
-        if self.enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.bar = Progress(TextColumn("step"), MofNCompleteColumn(), BarColumn(), TimeRemainingColumn(),
-                                TextColumn("{task.fields[stats]}"))
-            self.bar.__enter__()
-            self.task = self.bar.add_task("train", total=self.total, completed=self.done, stats="")
-        return self
-
-    def __call__(self, row: dict) -> None:
-        if self.enabled:
-            stats = (f"reward {row['reward']:.3f}  acc {row['accuracy']:.2f}  kl {row['kl']:.4f}  "
-                     f"ent {row['entropy']:.3f}  {row['tokens_per_s']:.0f} tok/s")
-            self.bar.update(self.task, completed=row["step"], stats=stats)
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self.bar.__exit__(*exc)
+def _headline(row: dict) -> str:
+    """The progress bar's text for a training step's metric row."""
+    return (f"reward {row['reward']:.3f}  acc {row['accuracy']:.2f}  kl {row['kl']:.4f}  "
+            f"ent {row['entropy']:.3f}  {row['tokens_per_s']:.0f} tok/s")

@@ -6,6 +6,10 @@ chat prompt, then each step tokenized on its own), so labels sit at exactly the 
 that are scored later. The loop is one story: batch -> forward -> loss -> step; evaluation on the
 held-out set before training and at every tenth of the run.
 
+With ``save_every``, the whole training state is checkpointed under ``out/checkpoints``
+(``assay.trainer.run_state.RunDir``) and ``--resume`` continues a killed run to the same weights and
+metric rows as a run never stopped.
+
 Output is a standard Hugging Face model directory (``config.json``, ``model.safetensors``,
 tokenizer) plus, for ORM and PRM, ``value_head.safetensors`` (the ``ValueHeadPRM`` format), and
 ``reward_model.json`` saying the kind; load it with
@@ -29,8 +33,10 @@ from assay.chat import task_messages
 from assay.kernels import token_logprobs
 from assay.protocols import Prefix, Step
 from assay.trainer import rm_data, rm_eval
+from assay.trainer.progress import StepProgress
 from assay.trainer.rm_losses import bradley_terry_loss, implicit_prm_loss, step_bce_loss
-from assay.trainer.schedule import lr_at
+from assay.trainer.run_state import RunDir, rng_state, set_rng_state
+from assay.trainer.schedule import LR_SCHEDULES, lr_at
 from assay.verifiers.learned.loading import RM_KINDS, RM_META_FILE
 from assay.verifiers.learned.tokens import encode_prefix, final_hidden, pad_batch, pad_id
 
@@ -58,7 +64,8 @@ class RMConfig:
     lr: float = 1e-3
     """AdamW peak learning rate: linear warm-up over the first 10 steps, then lr_schedule."""
     lr_schedule: str = "linear"
-    """After warm-up: linear (decay to 10% at the last step) | cosine (to 10%) | constant."""
+    """After warm-up: linear (decay to 10% at the last step) | cosine (to 10%) | constant | wsd (constant,
+    then linear to 10% over the last 20% of the steps)."""
     weight_decay: float = 0.0
     """AdamW weight decay."""
     max_grad_norm: float = 1.0
@@ -86,6 +93,10 @@ class RMConfig:
     """Split to read when data is a Hugging Face dataset with several."""
     seed: int = 0
     """Seed of the head initialisation, the tiny model and the batch order."""
+    save_every: int = 0
+    """Checkpoint the training state to out/checkpoints every this many steps, for --resume (0: none; the
+    trained model is written at the end either way). A checkpoint holds the trainable tensors (the LoRA
+    adapters with lora_rank, else the whole model), the head, the optimiser and EMA state, and the RNGs."""
 
     def __post_init__(self) -> None:
         from assay.config import ConfigError
@@ -97,8 +108,10 @@ class RMConfig:
         for name in ("steps", "batch_size", "tiny_hidden"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.lr_schedule not in ("linear", "cosine", "constant"):
-            raise ConfigError(f"lr_schedule must be linear, cosine or constant, got {self.lr_schedule!r}")
+        if self.save_every < 0:
+            raise ConfigError(f"save_every must be >= 0 (0: no checkpoints), got {self.save_every}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if not 0 <= self.ema < 1:
             raise ConfigError(f"ema must be in [0, 1) (0 disables, 0.99 is typical), got {self.ema}")
         if self.lora_rank < 0 or self.lora_alpha < 0:
@@ -117,9 +130,14 @@ def load_examples(kind: str, source, split: str = "train") -> list:
     return rm_data.load_outcomes(source, split)
 
 
-def train_reward_model(cfg: RMConfig, train=None, held_out=None, log=print) -> tuple[Path, list[dict]]:
+def train_reward_model(cfg: RMConfig, train=None, held_out=None, log=print, resume: bool = False,
+                       progress: bool = True) -> tuple[Path, list[dict]]:
     """Train and save; ``train`` / ``held_out`` (lists of examples) replace ``data`` / ``eval_data``
-    when given. Returns the output directory and the metric rows (also in ``out/metrics.jsonl``)."""
+    when given. Returns the output directory and the metric rows (also in ``out/metrics.jsonl``).
+    ``resume`` continues from the newest checkpoint in ``out`` (written with ``save_every``);
+    ``progress`` shows a rich bar over the steps."""
+    run = RunDir(cfg.out)
+    state = _state_to_resume(cfg, run, resume)  # None: a fresh run
     torch.manual_seed(cfg.seed)
     train = train if train is not None else load_examples(cfg.kind, cfg.data, cfg.split)
     held_out = held_out if held_out is not None else (load_examples(cfg.kind, cfg.eval_data, cfg.split) if cfg.eval_data else [])
@@ -136,42 +154,51 @@ def train_reward_model(cfg: RMConfig, train=None, held_out=None, log=print) -> t
     rng = random.Random(cfg.seed)
     order: list[int] = []
     ema = WeightAverage(params, cfg.ema) if cfg.ema else None
-    history = [{"step": 0, **_evaluate(cfg, model, tokenizer, head, ref, held_out)}] if held_out else []
-    if history:
-        log(_fmt(history[-1]))
-    started = time.perf_counter()
+    if state is None:
+        done, elapsed_s, history = 0, 0.0, []
+        run.metrics_path.unlink(missing_ok=True)  # an earlier run's rows in this out are replaced
+        if held_out:
+            _record(run, history, {"step": 0, **_evaluate(cfg, model, tokenizer, head, ref, held_out)}, log)
+    else:
+        done, elapsed_s, history, order = _restore(state, model, head, optimizer, ema, rng)
+        del state  # its copies of the weights would otherwise stay in memory all run
+        run.truncate_metrics(done)  # rows logged after the checkpoint are logged again as the steps repeat
+        log(f"rm resumed from step {done}")
+    started = time.perf_counter() - elapsed_s
     model.train()
-    for step in range(1, cfg.steps + 1):
-        if len(order) < cfg.batch_size:  # reshuffle per epoch; the tail of an epoch joins the next
-            fresh = list(range(len(train)))
-            rng.shuffle(fresh)
-            order += fresh
-        batch, order = [train[i] for i in order[:cfg.batch_size]], order[cfg.batch_size:]
-        loss = _loss(cfg, model, tokenizer, head, ref, batch)  # forward
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, cfg.lr, cfg.steps, cfg.lr_schedule, warmup_steps=min(10, cfg.steps - 1), min_lr_ratio=0.1)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.max_grad_norm > 0:
-            torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
-        optimizer.step()
-        if ema is not None:
-            ema.update()
-        if step % max(1, cfg.steps // 10) == 0 or step == cfg.steps:
-            row = {"step": step, "loss": float(loss.detach()), "elapsed_s": round(time.perf_counter() - started, 2)}
-            if held_out:
-                with ema.swapped() if ema is not None else contextlib.nullcontext():
-                    row.update(_evaluate(cfg, model, tokenizer, head, ref, held_out))
-            history.append(row)
-            log(_fmt(row))
+    with StepProgress(cfg.steps, done, enabled=progress) as bar:
+        for step in range(done + 1, cfg.steps + 1):
+            if len(order) < cfg.batch_size:  # reshuffle per epoch; the tail of an epoch joins the next
+                fresh = list(range(len(train)))
+                rng.shuffle(fresh)
+                order += fresh
+            batch, order = [train[i] for i in order[:cfg.batch_size]], order[cfg.batch_size:]
+            loss = _loss(cfg, model, tokenizer, head, ref, batch)  # forward
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step, cfg.lr, cfg.steps, cfg.lr_schedule, warmup_steps=min(10, cfg.steps - 1), min_lr_ratio=0.1)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.max_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+            optimizer.step()
+            if ema is not None:
+                ema.update()
+            if step % max(1, cfg.steps // 10) == 0 or step == cfg.steps:
+                row = {"step": step, "loss": float(loss.detach()), "elapsed_s": round(time.perf_counter() - started, 2)}
+                if held_out:
+                    with ema.swapped() if ema is not None else contextlib.nullcontext():
+                        row.update(_evaluate(cfg, model, tokenizer, head, ref, held_out))
+                _record(run, history, row, log)
+            bar.update(step, _headline(float(loss.detach()), history))
+            if cfg.save_every and step % cfg.save_every == 0:  # no model directory: the state holds the trainable tensors
+                run.save(step, None, None, _trainer_state(cfg, step, model, head, optimizer, ema, rng, order, history,
+                                                          time.perf_counter() - started))
     model.eval()
     if ema is not None:
         ema.copy_to_params()  # the averaged weights are the model
     if adapted is not None:
         model = adapted.merge_and_unload()  # W + scale * B A: plain linear layers again
-    out = _save(cfg, model, tokenizer, head, ref)
-    (out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in history))
-    return out, history
+    return _save(cfg, model, tokenizer, head, ref), history
 
 
 class WeightAverage:
@@ -290,6 +317,68 @@ def _evaluate(cfg: RMConfig, model, tokenizer, head, ref, held_out) -> dict:
         model.train(was_training)
 
 
+# ------------------------------------------------------------------------------ checkpoints
+RESUMABLE_CHANGES = ("out", "save_every")
+"""Settings a resumed run may change: where the run lives (moved) and how often it checkpoints."""
+
+
+def _state_to_resume(cfg: RMConfig, run: RunDir, resume: bool) -> dict | None:
+    """The newest checkpoint's training state when resuming, None for a fresh run. Refuses to resume
+    with no checkpoint or with other settings, and to start afresh over another run's checkpoints
+    (their metrics.jsonl would mix two runs)."""
+    from assay.errors import AssayError
+
+    checkpoint = run.latest()
+    if not resume:
+        if checkpoint is not None:
+            raise AssayError(f"{cfg.out} holds an earlier run (checkpoint {checkpoint.name}): pass --resume to continue it, "
+                             f"or choose another out (or delete {run.checkpoints})")
+        return None
+    if checkpoint is None:
+        raise AssayError(f"nothing to resume: no checkpoint in {run.checkpoints} (a run writes them with save_every=N); "
+                         "run without --resume to start afresh")
+    state = run.load_state(checkpoint)
+    saved = state["config"]
+    changed = [f"{k} {saved.get(k)!r} -> {v!r}" for k, v in asdict(cfg).items() if k not in RESUMABLE_CHANGES and saved.get(k) != v]
+    if changed:
+        raise AssayError(f"cannot resume {checkpoint} with other settings ({', '.join(changed)}): resume with the settings "
+                         "it was started with, or start a new run in another out")
+    return state
+
+
+def _trainer_state(cfg: RMConfig, step: int, model, head, optimizer, ema, rng: random.Random, order: list[int],
+                   history: list[dict], elapsed_s: float) -> dict:
+    """Everything a resumed run needs to go on exactly as if never stopped. Of the model, only the
+    trainable tensors (LoRA adapters, or every weight without LoRA): the rest is rebuilt from the
+    config, as the frozen reference of the implicit PRM is."""
+    return {"step": step, "config": asdict(cfg), "elapsed_s": elapsed_s, "history": history,
+            "trainable": {name: p.detach() for name, p in model.named_parameters() if p.requires_grad},
+            "head": head.state_dict() if head is not None else None,
+            "optimizer": optimizer.state_dict(),
+            "ema": {"avg": ema.avg, "n": ema.n} if ema is not None else None,
+            "rng": rng_state(), "batch_rng": rng.getstate(), "order": order}
+
+
+@torch.no_grad()
+def _restore(state: dict, model, head, optimizer, ema, rng: random.Random) -> tuple[int, float, list[dict], list[int]]:
+    """Puts ``_trainer_state``'s state back into freshly built objects (copied into their tensors,
+    which keep their own allocations); returns the step, the elapsed seconds, the metric rows and the
+    rest of the epoch's batch order."""
+    live = dict(model.named_parameters())
+    for name, value in state["trainable"].items():
+        live[name].copy_(value)
+    if head is not None:
+        head.load_state_dict(state["head"])
+    optimizer.load_state_dict(state["optimizer"])
+    if ema is not None:
+        for avg, value in zip(ema.avg, state["ema"]["avg"]):
+            avg.copy_(value)
+        ema.n = state["ema"]["n"]
+    rng.setstate(state["batch_rng"])
+    set_rng_state(state["rng"])
+    return state["step"], state["elapsed_s"], state["history"], state["order"]
+
+
 # ------------------------------------------------------------------------------ plumbing
 def _base_model(cfg: RMConfig):
     if cfg.model == "tiny":
@@ -332,6 +421,18 @@ def _save(cfg: RMConfig, model, tokenizer, head, ref) -> Path:
         meta.update(beta=cfg.beta, reference="reference")
     (out / RM_META_FILE).write_text(json.dumps(meta, indent=1) + "\n")
     return out
+
+
+def _record(run: RunDir, history: list[dict], row: dict, log) -> None:
+    history.append(row)
+    run.log(row)
+    log(_fmt(row))
+
+
+def _headline(loss: float, history: list[dict]) -> str:
+    """The progress bar's text: this step's loss and the latest held-out accuracy."""
+    accuracy = next((v for row in reversed(history) for k, v in row.items() if k.endswith("_accuracy")), None)
+    return f"loss {loss:.4f}" + (f"  held-out acc {accuracy:.3f}" if accuracy is not None else "")
 
 
 def _fmt(row: dict) -> str:

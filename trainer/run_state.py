@@ -5,7 +5,7 @@ Layout::
     run_dir/config.yaml
     run_dir/metrics.jsonl            one JSON object per step (and per evaluation)
     run_dir/tb/                      TensorBoard events
-    run_dir/checkpoints/step_000010/ model (Hugging Face format) + trainer_state.pt
+    run_dir/checkpoints/step_000010/ model (Hugging Face format, or inside the state) + trainer_state.pt
     run_dir/checkpoints/latest       name of the newest complete checkpoint
 
 A checkpoint is written to a temporary folder and renamed into place, and ``latest`` is replaced
@@ -57,12 +57,17 @@ class RunDir:
 
     # -- checkpoints ------------------------------------------------------------------------
     def save(self, step: int, model, tokenizer, state: dict[str, Any]) -> Path:
+        """``model`` and ``tokenizer`` are written in Hugging Face format beside ``state``; pass None
+        for both when ``state`` holds the weights itself (reward-model training keeps only its
+        trainable tensors there, e.g. LoRA adapters)."""
         self.checkpoints.mkdir(parents=True, exist_ok=True)
         final = self.checkpoints / f"step_{step:06d}"
         tmp = self.checkpoints / f".tmp_step_{step:06d}"
         shutil.rmtree(tmp, ignore_errors=True)
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
+        tmp.mkdir()
+        if model is not None:
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
         torch.save(state, tmp / "trainer_state.pt")
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)

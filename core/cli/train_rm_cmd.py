@@ -18,10 +18,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "assay.trainer.rm_data.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"overrides (key=value, values parsed as YAML):\n{fields}\n\n"
-               "example: assay train-rm --kind orm data=prefs.jsonl eval_data=held.jsonl out=runs/orm steps=500",
+               "example: assay train-rm --kind orm data=prefs.jsonl eval_data=held.jsonl out=runs/orm steps=500 save_every=100\n"
+               "  (killed? run the same command with --resume)",
     )
     p.add_argument("--kind", choices=("orm", "prm", "implicit"), help="what to train (same as kind=...)")
     p.add_argument("--config", help="YAML file with RMConfig fields")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in out (see save_every)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
     p.add_argument("overrides", nargs="*", metavar="key=value")
     p.set_defaults(run=run)
 
@@ -32,6 +35,6 @@ def run(args: argparse.Namespace) -> int:
 
     overrides = list(args.overrides) + ([f"kind={args.kind}"] if args.kind else [])
     config = load(RMConfig, args.config, overrides)
-    out, history = train_reward_model(config)
+    out, history = train_reward_model(config, resume=args.resume, progress=not args.no_progress)
     print(f"wrote {out}")
     return 0

@@ -127,5 +127,11 @@ def test_lr_schedules_on_hand_values():
     assert abs(lr_at(10, 2.0, 10, "cosine", min_lr_ratio=0.1) - 0.2) < 1e-12
     assert lr_at(6, 1.0, 10, "linear", warmup_steps=2) == 0.5  # (6-2)/(10-2) of the decay done
     assert lr_at(50, 1.0, 10, "linear") == 0.0  # past the end: stays at the floor
+    # wsd: the peak until 80% of the post-warm-up steps, then linear to the floor
+    assert lr_at(8, 1.0, 10, "wsd") == 1.0
+    assert abs(lr_at(9, 1.0, 10, "wsd") - 0.5) < 1e-12  # half of the last 2 steps' decay
+    assert abs(lr_at(10, 2.0, 10, "wsd", min_lr_ratio=0.1) - 0.2) < 1e-12
+    assert lr_at(42, 1.0, 52, "wsd", warmup_steps=2) == 1.0  # (42-2)/50 = 0.8: decay starts here
+    assert abs(lr_at(47, 1.0, 52, "wsd", warmup_steps=2) - 0.5) < 1e-12
     with pytest.raises(ValueError, match="schedule"):
         lr_at(1, 1.0, 10, "step")

@@ -57,7 +57,7 @@ def test_orm_learns_a_preference_and_round_trips(tmp_path):
     """Chosen '\\boxed{N}' vs rejected bare 'N': a fixed cue the tiny model learns in a few steps."""
     pairs = [PreferencePair(Task(f"t{i}", f"{i} + 1 ="), f"\\boxed{{{i + 1}}}", f"{i + 1}", "format") for i in range(16)]
     cfg = RMConfig(kind="orm", out=str(tmp_path / "orm"), steps=12, seed=0, **SMALL)
-    out, history = train_reward_model(cfg, pairs, pairs, log=lambda _: None)
+    out, history = train_reward_model(cfg, pairs, pairs, log=lambda _: None, progress=False)
     assert history[-1]["pairwise_accuracy"] == 1.0 and history[-1]["loss"] < history[1]["loss"]
     assert reward_model_kind(out) == "orm" and (out / "value_head.safetensors").exists() and (out / "config.json").exists()
     loaded = load_reward_model(out)
@@ -70,7 +70,7 @@ def test_orm_learns_a_preference_and_round_trips(tmp_path):
 def test_prm_checkpoint_loads_with_value_head_prm(tmp_path):
     examples = [StepExample(Task(f"t{i}", "q"), ("Step 1: 1\n", "Step 2: x\n"), (1.0, 0.0)) for i in range(8)]
     cfg = RMConfig(kind="prm", out=str(tmp_path / "prm"), steps=15, seed=0, **SMALL)
-    out, history = train_reward_model(cfg, examples, examples, log=lambda _: None)
+    out, history = train_reward_model(cfg, examples, examples, log=lambda _: None, progress=False)
     assert history[-1]["step_accuracy"] == 1.0
     prm = ValueHeadPRM.from_pretrained(out)
     [[good, bad]] = prm.score([Prefix(Task("new", "q"), (Step("Step 1: 1\n"), Step("Step 2: x\n")))])
@@ -81,7 +81,7 @@ def test_implicit_prm_trains_and_loads(tmp_path):
     examples = [OutcomeExample(Task(f"t{i}", "q"), ("\\boxed{1}",), 1.0) for i in range(4)] + \
                [OutcomeExample(Task(f"u{i}", "q"), ("\\boxed{2}",), 0.0) for i in range(4)]
     cfg = RMConfig(kind="implicit", out=str(tmp_path / "ip"), steps=10, seed=0, **SMALL)
-    out, history = train_reward_model(cfg, examples, examples, log=lambda _: None)
+    out, history = train_reward_model(cfg, examples, examples, log=lambda _: None, progress=False)
     assert history[-1]["outcome_accuracy"] == 1.0
     prm = load_reward_model(out, use_step_ids=False)
     assert isinstance(prm, ImplicitPRM) and prm.beta == 0.05
@@ -96,7 +96,7 @@ def test_config_errors_say_the_fix():
         RMConfig(kind="orm")
     with pytest.raises(ConfigError, match="kind must be one of"):
         RMConfig(kind="dpo", data="x")
-    with pytest.raises(ConfigError, match="lr_schedule must be linear, cosine or constant"):
+    with pytest.raises(ConfigError, match="lr_schedule must be one of constant, linear, cosine, wsd"):
         RMConfig(data="x", lr_schedule="step")
 
 
@@ -116,7 +116,7 @@ def test_lr_schedule_sets_the_learning_rate_of_every_step(tmp_path, monkeypatch)
         lrs.clear()
         cfg = RMConfig(kind="orm", data="(given)", out=str(tmp_path / schedule), steps=12, batch_size=2, lr=1e-3,
                        tiny_hidden=16, lr_schedule=schedule)
-        train_reward_model(cfg, pairs, log=lambda _: None)
+        train_reward_model(cfg, pairs, log=lambda _: None, progress=False)
         seen[schedule] = list(lrs)
     assert seen["constant"][-1] == pytest.approx(1e-3) and seen["constant"][10] == pytest.approx(1e-3)
     assert seen["linear"][-1] == pytest.approx(1e-4)
@@ -126,8 +126,8 @@ def test_cli_train_then_eval(tmp_path, capsys):
     from assay.cli.main import main
 
     data = rm_data.write_jsonl(rm_data.preference_rows(rm_data.arithmetic_preferences(16, seed=0)), tmp_path / "p.jsonl")
-    assert main(["train-rm", "--kind", "orm", f"data={data}", f"out={tmp_path / 'orm'}", "steps=2", "tiny_hidden=32",
-                 "batch_size=4"]) == 0
+    assert main(["train-rm", "--no-progress", "--kind", "orm", f"data={data}", f"out={tmp_path / 'orm'}", "steps=2",
+                 "tiny_hidden=32", "batch_size=4"]) == 0
     assert main(["eval-rm", str(tmp_path / "orm"), "--data", str(data), "--json"]) == 0
     assert '"pairwise_accuracy"' in capsys.readouterr().out
     bon = rm_data.write_jsonl([{"prompt": "2 + 2 =", "answer": "4", "domain": "math",
@@ -189,7 +189,7 @@ def test_ema_training_saves_the_averaged_weights(tmp_path, monkeypatch):
 
     monkeypatch.setattr(rm.WeightAverage, "update", spy)
     cfg = RMConfig(kind="orm", data="(given)", out=str(tmp_path / "ema"), steps=6, batch_size=2, lr=1e-2, tiny_hidden=16, ema=0.9)
-    out, _ = train_reward_model(cfg, pairs, log=lambda _: None)
+    out, _ = train_reward_model(cfg, pairs, log=lambda _: None, progress=False)
     ema = seen[-1]
     assert ema.n == 6
     loaded = ValueHeadORM.from_pretrained(out)
@@ -208,7 +208,7 @@ def test_lora_trains_adapters_only_and_saves_a_plain_merged_checkpoint(tmp_path)
     pairs = [PreferencePair(Task(f"t{i}", f"{i} + 1 ="), f"\\boxed{{{i + 1}}}", f"{i + 1}", "format") for i in range(16)]
     base = build_model(len(build_tokenizer()), hidden_size=32, layers=2, heads=4, seed=0).state_dict()
     cfg = RMConfig(kind="orm", out=str(tmp_path / "lora"), steps=12, seed=0, lora_rank=4, **SMALL)
-    out, history = train_reward_model(cfg, pairs, pairs, log=lambda _: None)
+    out, history = train_reward_model(cfg, pairs, pairs, log=lambda _: None, progress=False)
     assert history[-1]["pairwise_accuracy"] == 1.0
     saved = load_file(out / "model.safetensors")
     assert not [k for k in saved if "lora" in k]
