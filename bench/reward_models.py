@@ -10,13 +10,13 @@
 
     .venv/bin/python bench/reward_models.py --orm-init DIR   # DIR: `assay pretrain-tiny` output
 
-The ORM headline in bench/results/reward_models.md (LoRA rank 8, three seeds, ~16 min on 2 cores):
+The ORM headline in bench/results/reward_models.md (LoRA rank 8, five seeds, ~28 min on 2 cores):
 
     .venv/bin/assay pretrain-tiny out=runs/tiny-sft1000 steps=1000 \
         'env_kwargs={difficulty: 1, prompt_format: "{expression} ="}'
     .venv/bin/python bench/reward_models.py --only orm --orm-init runs/tiny-sft1000 --orm-steps 5000 \
-        --orm-lr 1e-3 --orm-lr-schedule constant --orm-ema 0.99 --orm-lora-rank 8 --orm-weight-decay 0.01 \
-        --orm-seeds 0,1,2
+        --orm-lr 1e-3 --orm-lr-schedule constant --orm-ema 0.999 --orm-lora-rank 8 --orm-weight-decay 0.01 \
+        --orm-seeds 0,1,2,3,4
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from assay.trainer.reward_model import RMConfig, train_reward_model
 
 def orm(args, seed: int) -> dict:
     """One ORM run; the data are the same for every seed (the seed sets the head, adapters and batch order)."""
-    train = rm_data.arithmetic_preferences(args.orm_pairs, seed=0)
+    train = rm_data.arithmetic_preferences(args.orm_pairs, seed=0, categories=args.orm_categories.split(","))
     held = rm_data.arithmetic_preferences(400, seed=1, held_out=True)
     started = time.perf_counter()
     cfg = RMConfig(kind="orm", data="(generated)", model=args.orm_init or "tiny", out=f"{args.work}/orm-seed{seed}",
@@ -193,6 +193,9 @@ def main() -> None:
     ap.add_argument("--orm-pairs", type=int, default=4000)
     ap.add_argument("--orm-lm-coef", type=float, default=0.0)
     ap.add_argument("--orm-batch", type=int, default=32)
+    ap.add_argument("--orm-categories", default="near,far",
+                    help="training pairs cycle through these (e.g. near,near,far: two hard pairs per easy one); "
+                         "the held-out pairs stay half near, half far")
     ap.add_argument("--orm-lr-schedule", default="linear", choices=("linear", "cosine", "constant", "wsd"))
     ap.add_argument("--orm-ema", type=float, default=0.0, help="weight averaging (RMConfig.ema), e.g. 0.99")
     ap.add_argument("--orm-lora-rank", type=int, default=0, help="LoRA rank (RMConfig.lora_rank); 0 trains every weight")
