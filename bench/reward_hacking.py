@@ -244,8 +244,9 @@ gradient credits each action with the rewards from its own step on (reward-to-go
 gamma = lambda = 1 does in Gao et al.), so action t gets ``r_t - r_last``. The ``-r_t`` that would
 cancel its own score sits in step t-1's delta reward ``r_(t-1) - r_t``, which depends on action t
 but is credited to the step before. So each step keeps its own score: a PRM that scores the hack
-step above a right step at the same state (bias >= 2 here) is followed at every repeat, and ending
-on the low-scored forced answer raises every earlier return by ``-r_last``. At bias 0 a repeat scores
+step above a right step at the same state (bias >= 2 here) is followed at every repeat, and a
+low-scored last step (the forced answer) raises every earlier return, since ``r_last`` is subtracted
+from each. At bias 0 a repeat scores
 what the step it repeats scored, so that credit buys nothing and delta resists. Crediting the
 cancelling term to action t instead would leave action t with ``-r_last`` plus the outcome: the
 PRM's intermediate scores would drop out of the gradient and delta would carry no process signal at
