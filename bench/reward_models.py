@@ -32,6 +32,7 @@ import numpy as np
 from assay.protocols import Prefix, Step
 from assay.trainer import rm_data
 from assay.trainer.reward_model import RMConfig, train_reward_model
+from assay.trainer.schedule import LR_SCHEDULES
 
 
 def orm(args, seed: int) -> dict:
@@ -57,16 +58,6 @@ def orm(args, seed: int) -> dict:
             "seconds": time.perf_counter() - started}
 
 
-class _LastStepRewards:
-    """A ``Scorer`` read as an ORM (``rewards``: each response as one step), for ``pairwise_accuracy``."""
-
-    def __init__(self, scorer):
-        self.scorer = scorer
-
-    def rewards(self, tasks, responses):
-        return [row[-1] for row in self.scorer.score([Prefix(t, (Step(r),)) for t, r in zip(tasks, responses)])]
-
-
 def orm_ensemble(dirs: list[str]) -> dict:
     """The seeds' ORMs as one ensemble (``EnsembleScorer.standardized``: every member to mean 0, std 1
     on 200 responses to training prompts), pairwise accuracy on the held-out pairs per mode."""
@@ -78,9 +69,9 @@ def orm_ensemble(dirs: list[str]) -> dict:
     reference = [Prefix(p.task, (Step(t),)) for p in rm_data.arithmetic_preferences(100, seed=0) for t in (p.chosen, p.rejected)]
     members = [ValueHeadORM.from_pretrained(d) for d in dirs]
     modes = {"mean": ("mean_minus_var", 0.0), "mean_minus_var": ("mean_minus_var", 1.0), "min": ("min", 1.0)}
-    out = {name: pairwise_accuracy(_LastStepRewards(EnsembleScorer.standardized(members, reference, mode, lam)), held)
+    out = {name: pairwise_accuracy(EnsembleScorer.standardized(members, reference, mode, lam), held)
            for name, (mode, lam) in modes.items()}
-    out["raw_min"] = pairwise_accuracy(_LastStepRewards(EnsembleScorer(tuple(members), "min")), held)
+    out["raw_min"] = pairwise_accuracy(EnsembleScorer(tuple(members), "min"), held)
     return out
 
 
@@ -196,7 +187,7 @@ def main() -> None:
     ap.add_argument("--orm-categories", default="near,far",
                     help="training pairs cycle through these (e.g. near,near,far: two hard pairs per easy one); "
                          "the held-out pairs stay half near, half far")
-    ap.add_argument("--orm-lr-schedule", default="linear", choices=("linear", "cosine", "constant", "wsd"))
+    ap.add_argument("--orm-lr-schedule", default="linear", choices=LR_SCHEDULES)
     ap.add_argument("--orm-ema", type=float, default=0.0, help="weight averaging (RMConfig.ema), e.g. 0.99")
     ap.add_argument("--orm-lora-rank", type=int, default=0, help="LoRA rank (RMConfig.lora_rank); 0 trains every weight")
     ap.add_argument("--orm-weight-decay", type=float, default=0.0)

@@ -183,13 +183,14 @@ def train_reward_model(cfg: RMConfig, train=None, held_out=None, log=print, resu
             optimizer.step()
             if ema is not None:
                 ema.update()
+            loss_value = float(loss.detach())
             if step % max(1, cfg.steps // 10) == 0 or step == cfg.steps:
-                row = {"step": step, "loss": float(loss.detach()), "elapsed_s": round(time.perf_counter() - started, 2)}
+                row = {"step": step, "loss": loss_value, "elapsed_s": round(time.perf_counter() - started, 2)}
                 if held_out:
                     with ema.swapped() if ema is not None else contextlib.nullcontext():
                         row.update(_evaluate(cfg, model, tokenizer, head, ref, held_out))
                 _record(run, history, row, log)
-            bar.update(step, _headline(float(loss.detach()), history))
+            bar.update(step, _headline(loss_value, history))
             if cfg.save_every and step % cfg.save_every == 0:  # no model directory: the state holds the trainable tensors
                 run.save(step, None, None, _trainer_state(cfg, step, model, head, optimizer, ema, rng, order, history,
                                                           time.perf_counter() - started))

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assay.protocols import Prefix, Scorer
+from assay.types import Task
+from assay.verifiers.learned.outcome import last_step_rewards
 
 ENSEMBLE_MODES = ("min", "mean_minus_var")
 
@@ -39,6 +41,10 @@ class EnsembleScorer:
         """An ensemble of the members each shifted and scaled to mean 0, std 1 over the step scores
         of ``reference`` (responses like those to be scored, e.g. samples of the policy)."""
         return cls(tuple(Standardized.fit(m, reference) for m in members), mode, lam)
+
+    def rewards(self, tasks: Sequence[Task], responses: Sequence[str]) -> list[float]:
+        """As an outcome reward model (an ensemble of ORMs): each response read as one step."""
+        return last_step_rewards(self, tasks, responses)
 
     def score(self, prefixes: Sequence[Prefix]) -> list[list[float]]:
         per_member = [m.score(prefixes) for m in self.members]

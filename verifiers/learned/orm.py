@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from assay.protocols import Prefix, Step
+from assay.protocols import Prefix
 from assay.types import Task
+from assay.verifiers.learned.outcome import last_step_rewards
 from assay.verifiers.learned.prm import ValueHeadPRM
 
 
@@ -23,5 +24,4 @@ class ValueHeadORM(ValueHeadPRM):
 
     def rewards(self, tasks: Sequence[Task], responses: Sequence[str]) -> list[float]:
         """One scalar per (task, response), the response read as a single step."""
-        rows = self.logits([Prefix(t, (Step(r),)) for t, r in zip(tasks, responses)])
-        return [row[-1] for row in rows]
+        return last_step_rewards(self, tasks, responses)

@@ -58,3 +58,13 @@ def test_standardizing_refuses_a_reference_the_member_cannot_tell_apart():
         Standardized.fit(TableScorer({"x": 0.5, "y": 0.5}), [prefix("x"), prefix("y")])
     with pytest.raises(ValueError, match="at least 2"):
         Standardized.fit(TableScorer({"x": 0.5}), [prefix("x")])
+
+
+def test_an_ensemble_of_orms_gives_one_outcome_reward_per_response():
+    """``rewards`` reads each response as a single step, as ``ValueHeadORM.rewards`` does, so an
+    ensemble of ORMs goes wherever an ORM's rewards are read (pairwise_accuracy, eval)."""
+    a = TableScorer({"\\boxed{7}": 0.9, "\\boxed{8}": 0.1})
+    b = TableScorer({"\\boxed{7}": 0.7, "\\boxed{8}": 0.3})
+    got = EnsembleScorer((a, b), "min").rewards([task(0), task(1)], ["\\boxed{7}", "\\boxed{8}"])
+    assert got == [0.7, 0.1]
+    assert [steps for _, _, steps in a.seen] == [("\\boxed{7}",), ("\\boxed{8}",)]  # one step per response
