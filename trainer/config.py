@@ -25,6 +25,15 @@ ALGORITHMS = {
 ERROR_POLICIES = ("drop", "zero")
 
 
+RESUMABLE_CHANGES = ("run_dir", "steps", "max_wall_s", "save_every", "keep_checkpoints", "eval_every", "eval_size",
+                     "device", "micro_batch_size", "generation_batch_size", "ray_address", "ray_workers",
+                     "step_timeout_s", "worker_retries")
+"""Settings ``--resume`` may change: where the run lives, how long it runs and how it checkpoints and
+evaluates, and where and in what chunks it computes. Any other change is refused (the run would no
+longer be the one its checkpoint started). A schedule that decays over ``steps`` stretches when
+``steps`` grows."""
+
+
 @dataclass(frozen=True)
 class GRPOConfig:
     # --- what to train on -----------------------------------------------------------------
@@ -133,6 +142,9 @@ class GRPOConfig:
     """Where checkpoints, metrics.jsonl, TensorBoard events and plots go."""
     save_every: int = 10
     """Checkpoint every this many steps (and at the end)."""
+    keep_checkpoints: int = 0
+    """Keep only the newest this many checkpoints, deleting older ones as new ones land (0: keep all).
+    A checkpoint saved on divergence (``-diverged``) is always kept."""
     eval_every: int = 10
     """Held-out accuracy every this many steps (greedy decoding)."""
     eval_size: int = 64
@@ -206,6 +218,7 @@ class GRPOConfig:
         need(self.max_refill_rounds >= 0, "max_refill_rounds must be >= 0")
         need(self.device == "auto" or self.device == "cpu" or self.device.split(":")[0] == "cuda",
              f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+        need(self.keep_checkpoints >= 0, f"keep_checkpoints must be >= 0 (0: keep all), got {self.keep_checkpoints}")
         need(self.max_wall_s is None or self.max_wall_s > 0, f"max_wall_s must be > 0 seconds or null, got {self.max_wall_s}")
         need(self.process_transform in PROCESS_TRANSFORMS,
              f"process_transform must be one of {PROCESS_TRANSFORMS}, got {self.process_transform!r}")

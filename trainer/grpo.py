@@ -11,6 +11,7 @@ import contextlib
 import copy
 import dataclasses
 import math
+import shutil
 import time
 from pathlib import Path
 
@@ -22,14 +23,14 @@ from assay.kernels import group_advantages
 from assay.protocols import SamplingParams
 from assay.trainer import losses
 from assay.trainer.batch import collate
-from assay.trainer.config import GRPOConfig
+from assay.trainer.config import RESUMABLE_CHANGES, GRPOConfig
 from assay.trainer.dense import learned_rewards
 from assay.trainer.distributed import resolve_device
 from assay.trainer.generators.hf import HFGenerator
 from assay.trainer.policy import load_policy
 from assay.trainer.progress import StepProgress
 from assay.trainer.rollout import LocalEnvRunner, run_episodes
-from assay.trainer.run_state import RunDir, derive_seed, rng_state, set_rng_state
+from assay.trainer.run_state import RunDir, derive_seed, resume_point, rng_state, set_rng_state
 from assay.trainer.schedule import lr_at
 from assay.trainer.update import TrainingDiverged, World, policy_update
 from assay.types import Task, Trajectory
@@ -58,7 +59,10 @@ class GRPOTrainer:
         self.step = 0
         self.data_seed = config.seed * 1_000_003  # next seed used to draw a training task
         self.elapsed_s = 0.0  # training wall time before this process started (restored on resume)
-        checkpoint = self.run.latest() if resume else None
+        checkpoint, state = None, None
+        if resume or self.world.rank == 0:  # a fresh run's checks are rank 0's (it alone writes the run dir)
+            checkpoint, state = resume_point(self.run, dataclasses.asdict(config), resume, RESUMABLE_CHANGES, "run_dir",
+                                             log=print if self.world.rank == 0 else lambda _: None)
         self.device = resolve_device(config.device)
         self.policy, self.tokenizer = load_policy(str(checkpoint) if checkpoint else config.model, config.run_dir, config.seed)
         self.policy.to(self.device)
@@ -67,7 +71,6 @@ class GRPOTrainer:
         if config.kl_coef > 0:
             self.ref_policy = copy.deepcopy(self.policy).eval().requires_grad_(False)
         if checkpoint is not None:
-            state = self.run.load_state(checkpoint)
             self.optimizer.load_state_dict(state["optimizer"])
             set_rng_state(state["rng"])
             self.step, self.data_seed = state["step"], state["data_seed"]
@@ -76,8 +79,8 @@ class GRPOTrainer:
                 self.ref_policy = load_policy(state["ref_model_dir"], config.run_dir)[0].to(self.device).eval().requires_grad_(False)
             if self.world.rank == 0:
                 self.run.truncate_metrics(self.step)
-        elif resume and self.world.rank == 0:
-            print(f"assay: no checkpoint in {self.run.checkpoints}; starting from step 0")
+        elif self.world.rank == 0:
+            shutil.rmtree(self.run.path / "tb", ignore_errors=True)  # events of a run that left no checkpoint
         # episodes paused at the checkpoint are not in it (their envs lived in the runner): counted, then gone
         self._dropped_on_resume = state.get("paused_episodes", 0) if checkpoint is not None else 0
         if config.ray_generators:
@@ -134,7 +137,8 @@ class GRPOTrainer:
                     stats = policy_update(self.policy, self.optimizer, batch, cfg, self.world, self.ref_policy)  # loss -> step
                 except TrainingDiverged as e:
                     where = self.save(tag="diverged")
-                    raise TrainingDiverged(f"{e}. Checkpoint of the last good state: {where}") from None
+                    raise TrainingDiverged(f"{e}. Checkpoint of the last good state: {where} (a new run can start from its "
+                                           f"weights: model={where})") from None
                 self.step += 1
                 self._publish()  # the new weights reach the generators (Ray actors, the async pipeline)
                 row = {"step": self.step, **rollout_stats, **self._reward_stats(rewards, trajectories), **stats,
@@ -281,12 +285,7 @@ class GRPOTrainer:
         state = {"optimizer": self.optimizer.state_dict(), "rng": rng_state(), "step": self.step,
                  "data_seed": self.data_seed, "elapsed_s": self._elapsed(), "config": dataclasses.asdict(self.cfg),
                  "paused_episodes": self._partial.paused_episodes if self._partial is not None else 0}
-        path = self.run.save(self.step, self.policy, self.tokenizer, state)
-        if tag:
-            renamed = path.with_name(f"{path.name}-{tag}")
-            path.rename(renamed)
-            return renamed
-        return path
+        return self.run.save(self.step, self.policy, self.tokenizer, state, tag=tag, keep=self.cfg.keep_checkpoints)
 
     # ------------------------------------------------------------------------- plumbing
     def _next_rollout(self) -> tuple[list[Trajectory], dict]:

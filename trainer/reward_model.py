@@ -35,7 +35,7 @@ from assay.protocols import Prefix, Step
 from assay.trainer import rm_data, rm_eval
 from assay.trainer.progress import StepProgress
 from assay.trainer.rm_losses import bradley_terry_loss, implicit_prm_loss, step_bce_loss
-from assay.trainer.run_state import RunDir, rng_state, set_rng_state
+from assay.trainer.run_state import RunDir, resume_point, rng_state, set_rng_state
 from assay.trainer.schedule import LR_SCHEDULES, lr_at
 from assay.verifiers.learned.loading import RM_KINDS, RM_META_FILE
 from assay.verifiers.learned.tokens import encode_prefix, final_hidden, pad_batch, pad_id
@@ -97,6 +97,8 @@ class RMConfig:
     """Checkpoint the training state to out/checkpoints every this many steps, for --resume (0: none; the
     trained model is written at the end either way). A checkpoint holds the trainable tensors (the LoRA
     adapters with lora_rank, else the whole model), the head, the optimiser and EMA state, and the RNGs."""
+    keep_checkpoints: int = 0
+    """Keep only the newest this many checkpoints, deleting older ones as new ones land (0: keep all)."""
 
     def __post_init__(self) -> None:
         from assay.config import ConfigError
@@ -108,8 +110,9 @@ class RMConfig:
         for name in ("steps", "batch_size", "tiny_hidden"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.save_every < 0:
-            raise ConfigError(f"save_every must be >= 0 (0: no checkpoints), got {self.save_every}")
+        if self.save_every < 0 or self.keep_checkpoints < 0:
+            raise ConfigError(f"save_every and keep_checkpoints must be >= 0 (0: none / keep all), got {self.save_every} "
+                              f"and {self.keep_checkpoints}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if not 0 <= self.ema < 1:
@@ -137,7 +140,7 @@ def train_reward_model(cfg: RMConfig, train=None, held_out=None, log=print, resu
     ``resume`` continues from the newest checkpoint in ``out`` (written with ``save_every``);
     ``progress`` shows a rich bar over the steps."""
     run = RunDir(cfg.out)
-    state = _state_to_resume(cfg, run, resume)  # None: a fresh run
+    _, state = resume_point(run, asdict(cfg), resume, RESUMABLE_CHANGES, "out", log)  # state None: from step 0
     torch.manual_seed(cfg.seed)
     train = train if train is not None else load_examples(cfg.kind, cfg.data, cfg.split)
     held_out = held_out if held_out is not None else (load_examples(cfg.kind, cfg.eval_data, cfg.split) if cfg.eval_data else [])
@@ -156,7 +159,6 @@ def train_reward_model(cfg: RMConfig, train=None, held_out=None, log=print, resu
     ema = WeightAverage(params, cfg.ema) if cfg.ema else None
     if state is None:
         done, elapsed_s, history = 0, 0.0, []
-        run.metrics_path.unlink(missing_ok=True)  # an earlier run's rows in this out are replaced
         if held_out:
             _record(run, history, {"step": 0, **_evaluate(cfg, model, tokenizer, head, ref, held_out)}, log)
     else:
@@ -193,7 +195,7 @@ def train_reward_model(cfg: RMConfig, train=None, held_out=None, log=print, resu
             bar.update(step, _headline(loss_value, history))
             if cfg.save_every and step % cfg.save_every == 0:  # no model directory: the state holds the trainable tensors
                 run.save(step, None, None, _trainer_state(cfg, step, model, head, optimizer, ema, rng, order, history,
-                                                          time.perf_counter() - started))
+                                                          time.perf_counter() - started), keep=cfg.keep_checkpoints)
     model.eval()
     if ema is not None:
         ema.copy_to_params()  # the averaged weights are the model
@@ -319,32 +321,8 @@ def _evaluate(cfg: RMConfig, model, tokenizer, head, ref, held_out) -> dict:
 
 
 # ------------------------------------------------------------------------------ checkpoints
-RESUMABLE_CHANGES = ("out", "save_every")
-"""Settings a resumed run may change: where the run lives (moved) and how often it checkpoints."""
-
-
-def _state_to_resume(cfg: RMConfig, run: RunDir, resume: bool) -> dict | None:
-    """The newest checkpoint's training state when resuming, None for a fresh run. Refuses to resume
-    with no checkpoint or with other settings, and to start afresh over another run's checkpoints
-    (their metrics.jsonl would mix two runs)."""
-    from assay.errors import AssayError
-
-    checkpoint = run.latest()
-    if not resume:
-        if checkpoint is not None:
-            raise AssayError(f"{cfg.out} holds an earlier run (checkpoint {checkpoint.name}): pass --resume to continue it, "
-                             f"or choose another out (or delete {run.checkpoints})")
-        return None
-    if checkpoint is None:
-        raise AssayError(f"nothing to resume: no checkpoint in {run.checkpoints} (a run writes them with save_every=N); "
-                         "run without --resume to start afresh")
-    state = run.load_state(checkpoint)
-    saved = state["config"]
-    changed = [f"{k} {saved.get(k)!r} -> {v!r}" for k, v in asdict(cfg).items() if k not in RESUMABLE_CHANGES and saved.get(k) != v]
-    if changed:
-        raise AssayError(f"cannot resume {checkpoint} with other settings ({', '.join(changed)}): resume with the settings "
-                         "it was started with, or start a new run in another out")
-    return state
+RESUMABLE_CHANGES = ("out", "save_every", "keep_checkpoints")
+"""Settings a resumed run may change: where the run lives (moved) and how it checkpoints."""
 
 
 def _trainer_state(cfg: RMConfig, step: int, model, head, optimizer, ema, rng: random.Random, order: list[int],

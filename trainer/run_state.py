@@ -7,11 +7,15 @@ Layout::
     run_dir/tb/                      TensorBoard events
     run_dir/checkpoints/step_000010/ model (Hugging Face format, or inside the state) + trainer_state.pt
     run_dir/checkpoints/latest       name of the newest complete checkpoint
+    run_dir/checkpoints/step_000013-diverged/  a tagged checkpoint: kept, never ``latest``, never pruned
 
 A checkpoint is written to a temporary folder and renamed into place, and ``latest`` is replaced
 atomically, so a SIGKILL at any moment leaves the previous checkpoint intact. On resume, metric
 rows newer than the checkpoint (written after it, then lost with the kill) are dropped before
 training repeats those steps, so the log has each step exactly once.
+
+Every trainer decides how to start with ``resume_point``, so ``assay train`` and ``assay train-rm``
+treat an existing run directory the same way.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 from pathlib import Path
+from collections.abc import Callable, Collection
 from typing import Any
 
 import numpy as np
@@ -56,13 +62,18 @@ class RunDir:
         self.metrics_path = self.path / "metrics.jsonl"
 
     # -- checkpoints ------------------------------------------------------------------------
-    def save(self, step: int, model, tokenizer, state: dict[str, Any]) -> Path:
+    def save(self, step: int, model, tokenizer, state: dict[str, Any], tag: str | None = None, keep: int = 0) -> Path:
         """``model`` and ``tokenizer`` are written in Hugging Face format beside ``state``; pass None
         for both when ``state`` holds the weights itself (reward-model training keeps only its
-        trainable tensors there, e.g. LoRA adapters)."""
+        trainable tensors there, e.g. LoRA adapters).
+
+        A ``tag`` names a checkpoint kept aside (``step_000013-diverged``): it does not become
+        ``latest`` and replaces no regular checkpoint. ``keep`` > 0 then deletes all but the newest
+        ``keep`` regular checkpoints (0 keeps them all)."""
         self.checkpoints.mkdir(parents=True, exist_ok=True)
-        final = self.checkpoints / f"step_{step:06d}"
-        tmp = self.checkpoints / f".tmp_step_{step:06d}"
+        name = f"step_{step:06d}" + (f"-{tag}" if tag else "")
+        final = self.checkpoints / name
+        tmp = self.checkpoints / f".tmp_{name}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         if model is not None:
@@ -71,10 +82,31 @@ class RunDir:
         torch.save(state, tmp / "trainer_state.pt")
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
+        if tag:
+            return final
         latest_tmp = self.checkpoints / ".latest.tmp"
         latest_tmp.write_text(final.name)
         os.replace(latest_tmp, self.checkpoints / "latest")
+        if keep > 0:
+            self.prune(keep)
         return final
+
+    def regular_checkpoints(self) -> list[Path]:
+        """The untagged checkpoints, oldest first."""
+        if not self.checkpoints.is_dir():
+            return []
+        found = [p for p in self.checkpoints.iterdir() if re.fullmatch(r"step_\d+", p.name) and p.is_dir()]
+        return sorted(found, key=lambda p: int(p.name.removeprefix("step_")))
+
+    def prune(self, keep: int) -> list[Path]:
+        """Deletes all but the newest ``keep`` regular checkpoints, never the one ``latest`` names;
+        returns the deleted paths. Runs after ``latest`` has moved on, so a kill mid-way leaves
+        only extra old checkpoints behind."""
+        latest = self.latest()
+        doomed = [p for p in self.regular_checkpoints()[:-keep] if p != latest]
+        for path in doomed:
+            shutil.rmtree(path, ignore_errors=True)
+        return doomed
 
     def latest(self) -> Path | None:
         pointer = self.checkpoints / "latest"
@@ -113,3 +145,39 @@ class RunDir:
         tmp.write_text("".join(json.dumps(r) + "\n" for r in keep))
         os.replace(tmp, self.metrics_path)
         return len(rows) - len(keep)
+
+
+def resume_point(run: RunDir, config: dict[str, Any], resume: bool, may_change: Collection[str], dir_field: str,
+                 log: Callable[[str], None] = print) -> tuple[Path | None, dict | None]:
+    """Where a run starts: ``(checkpoint, its trainer state)``, or ``(None, None)`` for step 0. One
+    rule for every trainer, so two runs never mix in one directory and nothing is overwritten
+    unasked:
+
+    - a fresh run refuses a directory that holds a checkpoint (its checkpoints and metrics.jsonl
+      would mix two runs);
+    - ``resume`` with no checkpoint starts at step 0 and says so (a job script may always pass
+      --resume, its first launch included);
+    - a run that starts at step 0 deletes the metrics.jsonl of an earlier run that left no
+      checkpoint (nothing of it can be continued, and its rows would mix with the new ones);
+    - ``resume`` refuses a checkpoint written with other settings, except those in ``may_change``
+      (where the run lives, how often it saves, ...), naming each difference.
+
+    ``config`` is the run's settings as a dict; the checkpoint's copy is its state's ``"config"``."""
+    from assay.errors import AssayError
+
+    checkpoint = run.latest()
+    if checkpoint is None:
+        if resume:
+            log(f"assay: nothing to resume in {run.checkpoints} (no checkpoint); starting from step 0")
+        run.metrics_path.unlink(missing_ok=True)  # rows of a run that left no checkpoint: it starts over
+        return None, None
+    if not resume:
+        raise AssayError(f"{run.path} holds an earlier run (checkpoint {checkpoint.name}): pass --resume to continue it, "
+                         f"or choose another {dir_field} (or delete {run.checkpoints})")
+    state = run.load_state(checkpoint)
+    saved = state.get("config", {})
+    changed = [f"{k} {saved[k]!r} -> {v!r}" for k, v in config.items() if k in saved and k not in may_change and saved[k] != v]
+    if changed:
+        raise AssayError(f"cannot resume {checkpoint} with other settings ({', '.join(changed)}): resume with the settings "
+                         f"it was started with, or start a new run in another {dir_field}")
+    return checkpoint, state

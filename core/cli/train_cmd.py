@@ -19,7 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                "example: assay train --config run.yaml algorithm=dapo lr=1e-4 env_kwargs='{difficulty: 2}'",
     )
     p.add_argument("--config", help="YAML file of GRPOConfig fields")
-    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in run_dir")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in run_dir (none yet: start at step 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
     p.add_argument("overrides", nargs="*", metavar="key=value")
     p.set_defaults(run=run)

@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--kind", choices=("orm", "prm", "implicit"), help="what to train (same as kind=...)")
     p.add_argument("--config", help="YAML file with RMConfig fields")
-    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in out (see save_every)")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in out (none yet: start at step 0; see save_every)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
     p.add_argument("overrides", nargs="*", metavar="key=value")
     p.set_defaults(run=run)

@@ -15,6 +15,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from assay.errors import AssayError
+from assay.trainer.config import GRPOConfig
+from assay.trainer.grpo import GRPOTrainer
 from assay.trainer.tiny import save_tiny
 
 # Enough steps that the run cannot finish between two polls of the killer, however fast the machine.
@@ -87,3 +90,25 @@ def test_resume_without_checkpoint_starts_fresh(model, tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "no checkpoint" in out.stdout
+
+
+def small_config(model: Path, run_dir: Path, **kw) -> GRPOConfig:
+    base = dict(model=str(model), run_dir=str(run_dir), steps=1, save_every=1, eval_every=1, eval_size=2,
+                prompts_per_step=2, group_size=2, max_new_tokens=4, env_kwargs={"difficulty": 1}, seed=3)
+    return GRPOConfig(**{**base, **kw})
+
+
+def test_a_fresh_run_refuses_a_run_dir_that_holds_a_run(model, tmp_path):
+    GRPOTrainer(small_config(model, tmp_path), progress=False).train()
+    with pytest.raises(AssayError, match="holds an earlier run \\(checkpoint step_000001\\): pass --resume"):
+        GRPOTrainer(small_config(model, tmp_path), progress=False)
+    assert [r["step"] for r in rows(tmp_path)] == [0, 1, 1]  # untouched: train row and evaluations
+
+
+def test_resume_may_extend_the_run_but_not_change_its_settings(model, tmp_path):
+    GRPOTrainer(small_config(model, tmp_path), progress=False).train()
+    with pytest.raises(AssayError, match=r"with other settings \(lr 0.0002 -> 0.001\)"):
+        GRPOTrainer(small_config(model, tmp_path, lr=1e-3), resume=True, progress=False)
+    GRPOTrainer(small_config(model, tmp_path, steps=2, keep_checkpoints=1), resume=True, progress=False).train()
+    assert [r["step"] for r in rows(tmp_path) if "eval_accuracy" not in r] == [1, 2]
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["latest", "step_000002"]

@@ -146,19 +146,31 @@ def test_prm_without_lora_resumes_from_what_a_kill_leaves(tmp_path, one_thread):
 
 
 def test_runs_in_one_out_do_not_mix(tmp_path, capsys, one_thread):
-    """--resume with nothing to resume, a fresh run over a run's checkpoints, and a resume with other
-    settings are each one line saying the fix (exit 2), before any training."""
+    """--resume with nothing to resume starts at step 0 and says so; a fresh run over a run's
+    checkpoints and a resume with other settings are each one line saying the fix (exit 2), before
+    any training."""
     data = rm_data.write_jsonl(rm_data.preference_rows(rm_data.arithmetic_preferences(8, seed=0)), tmp_path / "p.jsonl")
     out = tmp_path / "rm"
-    settings = [f"data={data}", f"out={out}", "steps=4", "tiny_hidden=16", "batch_size=2", "save_every=2"]
+    settings = [f"data={data}", f"out={out}", "steps=4", "tiny_hidden=16", "batch_size=2", "save_every=2", "keep_checkpoints=1"]
     fresh, resume = ["train-rm", "--kind", "orm", "--no-progress", *settings], ["train-rm", "--resume", "--kind", "orm", *settings]
-    assert main(resume) == 2
-    assert "assay: error: nothing to resume: no checkpoint in" in capsys.readouterr().err
-    assert main(fresh) == 0
+    assert main(resume) == 0
+    assert "nothing to resume in" in capsys.readouterr().out
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["latest", "step_000004"]  # keep_checkpoints=1
     assert main(fresh) == 2
     err = capsys.readouterr().err
     assert "holds an earlier run (checkpoint step_000004): pass --resume" in err and "another out" in err
     assert main(resume + ["lr=0.5"]) == 2
     assert "with other settings (lr 0.001 -> 0.5)" in capsys.readouterr().err
+    (out / "value_head.safetensors").unlink()
     assert main(resume + ["save_every=1"]) == 0  # nothing left to train: the model is written again
     assert (out / "value_head.safetensors").exists()
+
+
+def test_a_rerun_without_checkpoints_replaces_the_earlier_rows(tmp_path, one_thread):
+    """save_every=0 leaves nothing to resume: running the command again starts over, and
+    metrics.jsonl holds the new run's rows once, not both runs'."""
+    data = rm_data.write_jsonl(rm_data.preference_rows(rm_data.arithmetic_preferences(8, seed=0)), tmp_path / "p.jsonl")
+    cmd = ["train-rm", "--kind", "orm", "--no-progress", f"data={data}", f"eval_data={data}", f"out={tmp_path / 'rm'}",
+           "steps=2", "tiny_hidden=16", "batch_size=2"]
+    assert main(cmd) == 0 and main(cmd) == 0
+    assert [r["step"] for r in RunDir(tmp_path / "rm").rows()] == [0, 1, 2]

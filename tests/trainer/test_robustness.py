@@ -8,6 +8,7 @@ import pytest
 import assay
 from assay.trainer.config import GRPOConfig
 from assay.trainer.grpo import GRPOTrainer
+from assay.trainer.run_state import RunDir
 from assay.trainer.tiny import save_tiny
 from assay.trainer.update import TrainingDiverged
 
@@ -39,8 +40,10 @@ def test_divergence_stops_with_message_and_checkpoint(model, tmp_path):
     cfg = config(model, tmp_path / "nan", lr=1e20, max_grad_norm=0, steps=4)
     with pytest.raises(TrainingDiverged, match="Checkpoint of the last good state") as e:
         GRPOTrainer(cfg, progress=False).train()
-    assert "diverged" in str(e.value)
-    assert any(p.name.endswith("-diverged") for p in (tmp_path / "nan" / "checkpoints").iterdir())
+    diverged = [p for p in (tmp_path / "nan" / "checkpoints").iterdir() if p.name.endswith("-diverged")]
+    assert len(diverged) == 1 and f"model={diverged[0]}" in str(e.value)
+    assert (diverged[0] / "config.json").exists()  # a Hugging Face model a new run can start from
+    assert RunDir(tmp_path / "nan").latest() != diverged[0]  # --resume never picks it up
 
 
 def test_grpo_raises_the_reward_it_is_trained_on(model, tmp_path):
