@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from assay.config import ConfigError
 from assay.trainer.losses import KL_ESTIMATORS, LOSS_AGG_MODES
 from assay.trainer.schedule import LR_SCHEDULES
+from assay.verifiers.learned.ensemble import ENSEMBLE_MODES
 from assay.verifiers.shaping import PROCESS_TRANSFORMS
 
 ALGORITHMS = {
@@ -91,9 +92,15 @@ class GRPOConfig:
     """What a sample whose verifier errored or whose env crashed becomes: drop (leave the batch) or zero (reward 0)."""
 
     # --- learned rewards and shaping (assay.verifiers.shaping, assay.trainer.dense) -------------
-    reward_model: str | None = None
+    reward_model: str | list[str] | None = None
     """A reward model directory from `assay train-rm`: an ORM adds reward_model_coef * its score to the outcome
-    reward; a PRM or implicit PRM adds dense per-step process advantages. None: verifiable rewards only."""
+    reward; a PRM or implicit PRM adds dense per-step process advantages. A list of directories of one kind is
+    an ensemble (reward_ensemble). None: verifiable rewards only."""
+    reward_ensemble: str = "mean_minus_var"
+    """min | mean_minus_var: how the models of a reward_model list combine per step (Coste et al. 2023: worst
+    case, or mean - reward_ensemble_lam * variance). ORMs are first standardized on the first batch's responses."""
+    reward_ensemble_lam: float = 1.0
+    """lambda of mean_minus_var (0: the plain mean)."""
     reward_model_coef: float = 1.0
     """Weight of the learned reward (hybrid: r_verifier + coef * r_model; dense: coef * process advantage)."""
     process_transform: str = "none"
@@ -225,6 +232,11 @@ class GRPOConfig:
         need(self.process_return_mode in ("sum", "min", "softmin"),
              f"process_return_mode must be sum, min or softmin, got {self.process_return_mode!r} (min resists reward hacking)")
         need(self.reward_model_coef >= 0, f"reward_model_coef must be >= 0, got {self.reward_model_coef}")
+        need(not isinstance(self.reward_model, list) or (self.reward_model and all(isinstance(m, str) for m in self.reward_model)),
+             f"reward_model must be a directory or a non-empty list of directories, got {self.reward_model!r}")
+        need(self.reward_ensemble in ENSEMBLE_MODES,
+             f"reward_ensemble must be one of {', '.join(ENSEMBLE_MODES)}, got {self.reward_ensemble!r}")
+        need(self.reward_ensemble_lam >= 0, f"reward_ensemble_lam must be >= 0, got {self.reward_ensemble_lam}")
         need(self.length_penalty_coef >= 0 and self.length_free_tokens >= 0,
              "length_penalty_coef and length_free_tokens must be >= 0")
         need(self.backend in ("local", "ray"), f"backend must be local or ray, got {self.backend!r}")

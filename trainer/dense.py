@@ -22,6 +22,7 @@ import torch
 
 from assay.protocols import Prefix, Step
 from assay.types import Trajectory
+from assay.verifiers.learned.ensemble import EnsembleScorer, Standardized
 from assay.verifiers.shaping import posterior_gate, shape_process
 
 
@@ -65,6 +66,14 @@ class LearnedRewards:
     def dense(self) -> bool:
         return self.kind in ("prm", "implicit")
 
+    def state(self):
+        """What a checkpoint must keep to score the same after a resume (an ensemble's fit), or None."""
+        return self.model.state() if isinstance(self.model, FirstBatchStandardized) else None
+
+    def load_state(self, state) -> None:
+        if isinstance(self.model, FirstBatchStandardized):
+            self.model.load_state(state)
+
     def outcome_rewards(self, trajectories: Sequence[Trajectory]) -> torch.Tensor:
         """An ORM's score of each whole response, ``(B,)``."""
         tasks = [t.task for t in trajectories]
@@ -94,19 +103,63 @@ class LearnedRewards:
         return self.coef * token_process_advantages(per_traj, ends, group_ids, width)
 
 
+class FirstBatchStandardized:
+    """An ensemble of ORMs, each standardized on the first responses it scores (the policy's first
+    batch) and combined by ``EnsembleScorer``. A Bradley-Terry ORM's scale and offset are arbitrary
+    (only differences are trained), so raw scores cannot be combined; the policy's own samples are
+    the responses the ensemble will judge. The fit is part of the trainer's checkpoint (``state``),
+    so a resumed run scores exactly as before."""
+
+    def __init__(self, members: Sequence, mode: str, lam: float):
+        self.members, self.mode, self.lam = tuple(members), mode, lam
+        self.fitted: EnsembleScorer | None = None
+
+    def rewards(self, tasks: Sequence, responses: Sequence[str]) -> list[float]:
+        if self.fitted is None:
+            from assay.errors import AssayError
+
+            try:
+                self.fitted = EnsembleScorer.standardized(self.members, [Prefix(t, (Step(r),)) for t, r in zip(tasks, responses)],
+                                                          self.mode, self.lam)
+            except ValueError as e:
+                raise AssayError(f"cannot standardize the reward-model ensemble on the first batch: {e}") from None
+        return self.fitted.rewards(tasks, responses)
+
+    def state(self) -> list[tuple[float, float]] | None:
+        return None if self.fitted is None else [(m.mean, m.std) for m in self.fitted.members]
+
+    def load_state(self, state: list[tuple[float, float]] | None) -> None:
+        self.fitted = None if state is None else EnsembleScorer(
+            tuple(Standardized(m, mean, std) for m, (mean, std) in zip(self.members, state)), self.mode, self.lam)
+
+
 def learned_rewards(cfg, tokenizer, device) -> LearnedRewards:
-    """The ``LearnedRewards`` for ``cfg.reward_model`` (a directory ``assay train-rm`` wrote)."""
+    """The ``LearnedRewards`` for ``cfg.reward_model``: a directory ``assay train-rm`` wrote, or a list
+    of them (an ensemble of one kind: PRMs and implicit PRMs combined as they score, ORMs standardized
+    first, ``FirstBatchStandardized``)."""
     from pathlib import Path
 
     from assay.errors import AssayError
     from assay.verifiers.learned.loading import load_reward_model, reward_model_kind
 
-    if not Path(cfg.reward_model).is_dir():
-        raise AssayError(f"reward_model {cfg.reward_model!r} is not a directory; train one with `assay train-rm`")
-    kind = reward_model_kind(cfg.reward_model)
-    model = load_reward_model(cfg.reward_model, **({"use_step_ids": False} if kind == "implicit" else {}))
-    for m in (model.model, getattr(model, "ref_model", None), getattr(model, "head", None)):
-        if m is not None:
-            m.to(device)
-    return LearnedRewards(model, kind, tokenizer, cfg.reward_model_coef, cfg.process_transform, cfg.process_return_mode,
+    paths = cfg.reward_model if isinstance(cfg.reward_model, list) else [cfg.reward_model]
+    for path in paths:
+        if not Path(path).is_dir():
+            raise AssayError(f"reward_model {path!r} is not a directory; train one with `assay train-rm`")
+    kinds = [reward_model_kind(p) for p in paths]
+    if len(set(kinds)) > 1:
+        raise AssayError("an ensemble needs reward models of one kind, got " + ", ".join(f"{p} ({k})" for p, k in zip(paths, kinds)))
+    kind = kinds[0]
+    models = [load_reward_model(p, **({"use_step_ids": False} if kind == "implicit" else {})) for p in paths]
+    for model in models:
+        for m in (model.model, getattr(model, "ref_model", None), getattr(model, "head", None)):
+            if m is not None:
+                m.to(device)
+    if len(models) == 1:
+        scorer = models[0]
+    elif kind == "orm":
+        scorer = FirstBatchStandardized(models, cfg.reward_ensemble, cfg.reward_ensemble_lam)
+    else:
+        scorer = EnsembleScorer(tuple(models), cfg.reward_ensemble, cfg.reward_ensemble_lam)
+    return LearnedRewards(scorer, kind, tokenizer, cfg.reward_model_coef, cfg.process_transform, cfg.process_return_mode,
                           cfg.process_clip_eta, cfg.posterior_gating)

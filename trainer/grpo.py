@@ -95,6 +95,8 @@ class GRPOTrainer:
 
             self._partial = PartialRollouts(config.partial_rollout_turns, config.max_staleness)
         self.learned = learned_rewards(config, self.tokenizer, self.device) if config.reward_model else None
+        if self.learned is not None and checkpoint is not None:
+            self.learned.load_state(state.get("learned_rewards"))
         self.task_env = assay.make(config.env_id, **config.env_kwargs)
         self._env_pool: list = []
         self._env_runner = None  # where episodes' envs run: here (None) or on Ray workers
@@ -284,7 +286,8 @@ class GRPOTrainer:
             return None
         state = {"optimizer": self.optimizer.state_dict(), "rng": rng_state(), "step": self.step,
                  "data_seed": self.data_seed, "elapsed_s": self._elapsed(), "config": dataclasses.asdict(self.cfg),
-                 "paused_episodes": self._partial.paused_episodes if self._partial is not None else 0}
+                 "paused_episodes": self._partial.paused_episodes if self._partial is not None else 0,
+                 "learned_rewards": self.learned.state() if self.learned is not None else None}
         return self.run.save(self.step, self.policy, self.tokenizer, state, tag=tag, keep=self.cfg.keep_checkpoints)
 
     # ------------------------------------------------------------------------- plumbing

@@ -3,11 +3,14 @@ values, and a GRPO run that uses a PRM (dense) and an ORM (hybrid outcome reward
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 import assay
 from assay.trainer.config import GRPOConfig
-from assay.trainer.dense import LearnedRewards, split_steps, token_process_advantages
+from assay.errors import AssayError
+from assay.trainer.dense import FirstBatchStandardized, LearnedRewards, split_steps, token_process_advantages
 from assay.trainer.grpo import GRPOTrainer
 from assay.trainer.rm_data import OutcomeExample, PreferencePair, StepExample
 from assay.trainer.tiny import build_tokenizer, save_tiny
@@ -63,6 +66,44 @@ def test_learned_rewards_shape_then_return_then_spread_over_tokens(mode, transfo
     assert got[1].tolist() == pytest.approx([2 * second, 2 * second, 0.0, 0.0])
 
 
+class TableORM:
+    """Scores a response (read as one step) by a lookup table."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def score(self, prefixes):
+        return [[self.table[p.steps[-1].text]] for p in prefixes]
+
+
+def test_an_orm_ensemble_is_standardized_on_its_first_batch_then_keeps_that_fit():
+    """First batch p, q, r: member A scores 1, 2, 3 (mean 2, std sqrt(2/3)), member B 10, 10, 40
+    (mean 20, std sqrt(200)). mean_minus_var with lambda 0.5 on the standardized scores."""
+    a = TableORM({"p": 1.0, "q": 2.0, "r": 3.0, "s": 5.0})
+    b = TableORM({"p": 10.0, "q": 10.0, "r": 40.0, "s": 20.0})
+    sa, sb = (2 / 3) ** 0.5, 200 ** 0.5
+
+    def combined(x, y):
+        za, zb = (x - 2) / sa, (y - 20) / sb
+        mean = (za + zb) / 2
+        return mean - 0.5 * ((za - mean) ** 2 + (zb - mean) ** 2) / 2
+
+    ensemble = FirstBatchStandardized([a, b], "mean_minus_var", 0.5)
+    task = Task("t", "q")
+    assert ensemble.state() is None
+    assert ensemble.rewards([task] * 3, ["p", "q", "r"]) == pytest.approx([combined(1, 10), combined(2, 10), combined(3, 40)])
+    assert ensemble.rewards([task], ["s"]) == pytest.approx([combined(5, 20)])  # the first batch's fit, not refitted
+    resumed = FirstBatchStandardized([a, b], "mean_minus_var", 0.5)
+    resumed.load_state(ensemble.state())
+    assert resumed.rewards([task], ["s"]) == ensemble.rewards([task], ["s"])
+
+
+def test_an_ensemble_that_cannot_be_standardized_says_why():
+    ensemble = FirstBatchStandardized([TableORM({"p": 1.0}), TableORM({"p": 2.0})], "min", 1.0)
+    with pytest.raises(AssayError, match="cannot standardize the reward-model ensemble on the first batch"):
+        ensemble.rewards([Task("t", "q")] * 2, ["p", "p"])
+
+
 @pytest.fixture(scope="module")
 def reward_models(tmp_path_factory):
     from assay.trainer.reward_model import RMConfig, train_reward_model
@@ -72,10 +113,11 @@ def reward_models(tmp_path_factory):
     pairs = [PreferencePair(Task("t", "q"), "12", "ab")]
     steps = [StepExample(Task("t", "q"), ("1\n", "a\n"), (1.0, 0.0))]
     orm, _ = train_reward_model(RMConfig(kind="orm", out=str(root / "orm"), **small), pairs, log=lambda _: None)
+    orm2, _ = train_reward_model(RMConfig(kind="orm", out=str(root / "orm2"), **{**small, "seed": 1}), pairs, log=lambda _: None)
     prm, _ = train_reward_model(RMConfig(kind="prm", out=str(root / "prm"), **small), steps, log=lambda _: None)
     outcomes = [OutcomeExample(Task("t", "q"), ("1\n",), 1.0)]
     implicit, _ = train_reward_model(RMConfig(kind="implicit", out=str(root / "implicit"), **small), outcomes, log=lambda _: None)
-    return {"orm": orm, "prm": prm, "implicit": implicit, "policy": save_tiny(root / "policy", hidden_size=32, layers=1, heads=2)}
+    return {"orm": orm, "orm2": orm2, "prm": prm, "implicit": implicit, "policy": save_tiny(root / "policy", hidden_size=32, layers=1, heads=2)}
 
 
 def config(policy, run_dir, **kw):
@@ -108,6 +150,25 @@ def test_grpo_with_an_orm_adds_its_weighted_score_to_the_outcome_reward(reward_m
     want = [t.reward + 0.5 * r for t, r in zip(chosen, learned)]
     assert rewards.tolist() == pytest.approx(want, abs=1e-5)
     assert trainer.advantages(chosen, rewards).shape == (len(chosen),)
+
+
+def test_grpo_with_an_orm_ensemble_scores_with_the_fit_its_checkpoint_keeps(reward_models, tmp_path):
+    ensemble = [str(reward_models["orm"]), str(reward_models["orm2"])]
+    cfg = config(reward_models["policy"], tmp_path, reward_model=ensemble, reward_ensemble="min", overlong_buffer=0)
+    trainer = GRPOTrainer(cfg, progress=False)
+    trainer.train()
+    fit = trainer.learned.state()
+    assert fit is not None and len(fit) == 2 and all(std > 0 for _, std in fit)
+    resumed = GRPOTrainer(dataclasses.replace(cfg, steps=2), resume=True, progress=False)
+    assert resumed.learned.state() == fit
+    tasks, responses = [Task("t", "q")] * 2, ["12", "ab"]
+    assert resumed.learned.model.rewards(tasks, responses) == trainer.learned.model.rewards(tasks, responses)
+
+
+def test_an_ensemble_of_mixed_kinds_is_refused(reward_models, tmp_path):
+    cfg = config(reward_models["policy"], tmp_path, reward_model=[str(reward_models["orm"]), str(reward_models["prm"])])
+    with pytest.raises(AssayError, match="an ensemble needs reward models of one kind"):
+        GRPOTrainer(cfg, progress=False)
 
 
 def test_config_refuses_unknown_shaping():
