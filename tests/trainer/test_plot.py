@@ -23,6 +23,20 @@ def test_plot_writes_a_png(tmp_path):
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
 
 
+def test_plot_draws_a_reward_model_run_with_its_categories(tmp_path):
+    run = RunDir(tmp_path)
+    for s in range(0, 30, 10):
+        run.log({"step": s, "loss": 1 / (s + 1), "pairwise_accuracy": 0.5 + s / 100, "acc/far": 0.6, "acc/near": 0.4})
+    out = plot_run(tmp_path)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_says_which_metrics_it_knows(tmp_path):
+    RunDir(tmp_path).log({"step": 1, "something_else": 1.0})
+    with pytest.raises(AssayError, match="has none of the metrics assay plots"):
+        plot_run(tmp_path)
+
+
 def test_plot_cli_error_on_a_dir_without_metrics(tmp_path):
     with pytest.raises(AssayError, match="no metrics"):
         plot_run(tmp_path)
