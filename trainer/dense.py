@@ -137,20 +137,9 @@ def learned_rewards(cfg, tokenizer, device) -> LearnedRewards:
     """The ``LearnedRewards`` for ``cfg.reward_model``: a directory ``assay train-rm`` wrote, or a list
     of them (an ensemble of one kind: PRMs and implicit PRMs combined as they score, ORMs standardized
     first, ``FirstBatchStandardized``)."""
-    from pathlib import Path
+    from assay.verifiers.learned.loading import load_reward_models
 
-    from assay.errors import AssayError
-    from assay.verifiers.learned.loading import load_reward_model, reward_model_kind
-
-    paths = cfg.reward_model if isinstance(cfg.reward_model, list) else [cfg.reward_model]
-    for path in paths:
-        if not Path(path).is_dir():
-            raise AssayError(f"reward_model {path!r} is not a directory; train one with `assay train-rm`")
-    kinds = [reward_model_kind(p) for p in paths]
-    if len(set(kinds)) > 1:
-        raise AssayError("an ensemble needs reward models of one kind, got " + ", ".join(f"{p} ({k})" for p, k in zip(paths, kinds)))
-    kind = kinds[0]
-    models = [load_reward_model(p, **({"use_step_ids": False} if kind == "implicit" else {})) for p in paths]
+    kind, models = load_reward_models(cfg.reward_model if isinstance(cfg.reward_model, list) else [cfg.reward_model])
     for model in models:
         for m in (model.model, getattr(model, "ref_model", None), getattr(model, "head", None)):
             if m is not None:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from assay.protocols import Prefix, Step, Verifier
 from assay.types import Task
+from assay.verifiers.learned.outcome import last_step_rewards
 
 
 def pairwise_accuracy(orm, pairs: Sequence) -> dict:
@@ -50,8 +51,15 @@ def response_rewards(model, tasks: Sequence[Task], responses: Sequence[str]) -> 
     response read as one step (for a step-level PRM, scoring whole responses)."""
     if hasattr(model, "rewards"):
         return model.rewards(tasks, responses)
-    rows = model.score([Prefix(t, (Step(r),)) for t, r in zip(tasks, responses)])
-    return [row[-1] for row in rows]
+    return last_step_rewards(model, tasks, responses)
+
+
+def scored_prefixes(example) -> list[Prefix]:
+    """The prefixes an evaluation scores for one example: a preference pair's two responses (each
+    one step), or a labelled or outcome example's steps (one prefix holding them all)."""
+    if hasattr(example, "chosen"):
+        return [Prefix(example.task, (Step(example.chosen),)), Prefix(example.task, (Step(example.rejected),))]
+    return [Prefix(example.task, tuple(Step(s) for s in example.steps))]
 
 
 def best_of_n(orm, tasks: Sequence[Task], candidates: Sequence[Sequence[str]], verifier: Verifier) -> dict:

@@ -139,6 +139,38 @@ def test_cli_train_then_eval(tmp_path, capsys):
     assert "nothing to evaluate" in capsys.readouterr().err
 
 
+def test_eval_rm_of_several_orms_is_their_standardized_ensemble(tmp_path, capsys):
+    """Two ORMs: eval-rm's figure equals ``pairwise_accuracy`` of ``EnsembleScorer.standardized``
+    fitted on every evaluated response; a PRM among them is refused."""
+    import json
+
+    from assay.cli.main import main
+    from assay.trainer.rm_eval import pairwise_accuracy
+    from assay.verifiers.learned import EnsembleScorer
+    from assay.verifiers.learned.orm import ValueHeadORM
+
+    pairs = rm_data.arithmetic_preferences(16, seed=0)
+    data = rm_data.write_jsonl(rm_data.preference_rows(pairs), tmp_path / "p.jsonl")
+    dirs = []
+    for seed in (0, 1):
+        dirs.append(str(tmp_path / f"orm{seed}"))
+        assert main(["train-rm", "--no-progress", "--kind", "orm", f"data={data}", f"out={dirs[-1]}", "steps=3",
+                     "tiny_hidden=32", "batch_size=4", f"seed={seed}"]) == 0
+    capsys.readouterr()
+    assert main(["eval-rm", *dirs, "--data", str(data), "--ensemble", "min", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    pairs = rm_data.load_preferences(data)
+    reference = [Prefix(p.task, (Step(r),)) for p in pairs for r in (p.chosen, p.rejected)]
+    ensemble = EnsembleScorer.standardized([ValueHeadORM.from_pretrained(d) for d in dirs], reference, "min")
+    assert got["ensemble"] == "min" and got["model"] == dirs
+    assert got["pairwise_accuracy"] == pairwise_accuracy(ensemble, pairs)["pairwise_accuracy"]
+    steps = [StepExample(Task("t", "q"), ("1\n", "a\n"), (1.0, 0.0))]
+    prm, _ = train_reward_model(RMConfig(kind="prm", data="x", out=str(tmp_path / "prm"), tiny_hidden=32, steps=1), steps,
+                                log=lambda _: None, progress=False)
+    assert main(["eval-rm", dirs[0], str(prm), "--data", str(data)]) == 2
+    assert "an ensemble needs reward models of one kind" in capsys.readouterr().err
+
+
 def test_orm_lm_coef_adds_the_mean_next_token_loss_of_chosen_responses(tok):
     """loss(lm_coef=c) - loss(lm_coef=0) == c * (- sum log p(chosen response tokens) / their count)."""
     from assay.trainer.reward_model import _loss

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from assay.errors import AssayError
@@ -40,3 +41,16 @@ def load_reward_model(path: str | Path, **kwargs):
     from assay.verifiers.learned.implicit import ImplicitPRM
 
     return ImplicitPRM.from_pretrained(path, **kwargs)
+
+
+def load_reward_models(paths: Sequence[str | Path]) -> tuple[str, list]:
+    """``(kind, models)`` for one or more directories of one kind (an ensemble's members); the
+    implicit PRM is read at step granularity (``use_step_ids=False``), as training scores it."""
+    missing = [str(p) for p in paths if not Path(p).is_dir()]
+    if missing or not paths:
+        raise AssayError(f"reward model {', '.join(missing) or '(none)'} is not a directory; train one with `assay train-rm`")
+    kinds = [reward_model_kind(p) for p in paths]
+    if len(set(kinds)) > 1:
+        raise AssayError("an ensemble needs reward models of one kind, got " + ", ".join(f"{p} ({k})" for p, k in zip(paths, kinds)))
+    kind = kinds[0]
+    return kind, [load_reward_model(p, **({"use_step_ids": False} if kind == "implicit" else {})) for p in paths]
