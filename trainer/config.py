@@ -28,7 +28,7 @@ ERROR_POLICIES = ("drop", "zero")
 
 RESUMABLE_CHANGES = ("run_dir", "steps", "max_wall_s", "save_every", "keep_checkpoints", "eval_every", "eval_size",
                      "device", "micro_batch_size", "generation_batch_size", "ray_address", "ray_workers",
-                     "step_timeout_s", "worker_retries")
+                     "step_timeout_s", "worker_retries", "generator_url")
 """Settings ``--resume`` may change: where the run lives, how long it runs and how it checkpoints and
 evaluates, and where and in what chunks it computes. Any other change is refused (the run would no
 longer be the one its checkpoint started). A schedule that decays over ``steps`` stretches when
@@ -178,6 +178,12 @@ class GRPOConfig:
     ray_generators: int = 0
     """0: generate on the driver; N: on N Ray generator actors (backend=ray), each prompt batch split
     over them, weights synced after every update (assay.trainer.ray_backend.generators)."""
+    generator_url: str | None = None
+    """Sample rollouts through this OpenAI-compatible server (e.g. http://127.0.0.1:8000/v1: `assay serve`, or
+    SGLang) instead of in this process. Before the first rollout and after every update the policy is written
+    to run_dir/generator_weights and the server loads it (POST /update_weights_from_disk, SGLang's API), so
+    each batch is sampled by the current policy. The server must serve the same architecture and tokenizer,
+    read run_dir (a shared disk), and return token ids (return_tokens_as_token_ids)."""
     partial_rollout_turns: int = 0
     """Partial rollouts (Kimi k1.5): each step advances an episode by at most this many turns; groups
     not finished are paused and continued first at the next step under the newer policy (0: off;
@@ -251,6 +257,13 @@ class GRPOConfig:
         need(self.ray_generators == 0 or self.backend == "ray",
              f"ray_generators={self.ray_generators} runs generation on Ray actors: set backend=ray "
              "(or ray_generators=0 to generate on the driver)")
+        if self.generator_url:
+            need(self.ray_generators == 0, "generator_url and ray_generators both say where to sample: set one of them")
+            need(self.max_staleness == 0 or self.partial_rollout_turns > 0,
+                 "generator_url serves one version of the policy at a time, so asynchronous rollouts "
+                 "(max_staleness > 0) cannot sample older versions beside it: set max_staleness=0")
+            need(self.generator_url.startswith(("http://", "https://")),
+                 f"generator_url must be an http(s) URL such as http://127.0.0.1:8000/v1, got {self.generator_url!r}")
         need(self.partial_rollout_turns >= 0, f"partial_rollout_turns must be >= 0 (0: off), got {self.partial_rollout_turns}")
         if self.partial_rollout_turns:
             need(self.partial_rollout_turns < self.max_turns,

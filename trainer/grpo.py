@@ -27,6 +27,7 @@ from assay.trainer.config import RESUMABLE_CHANGES, GRPOConfig
 from assay.trainer.dense import learned_rewards
 from assay.trainer.distributed import resolve_device
 from assay.trainer.generators.hf import HFGenerator
+from assay.trainer.generators.openai import OpenAIGenerator
 from assay.trainer.policy import load_policy
 from assay.trainer.progress import StepProgress
 from assay.trainer.rollout import LocalEnvRunner, run_episodes
@@ -87,6 +88,14 @@ class GRPOTrainer:
             from assay.trainer.ray_backend.generators import generators_from_config
 
             self.generator = generators_from_config(config, self.policy, self.tokenizer, version=self.step)
+        elif config.generator_url:
+            if self.world.size > 1:
+                from assay.config import ConfigError
+
+                raise ConfigError("generator_url runs in one process (every rank would load its weights into the one "
+                                  "server): leave it unset under torchrun")
+            self.generator = OpenAIGenerator(config.generator_url, OpenAIGenerator.served_model(config.generator_url))
+            self._sync_server()  # it may serve other weights than this run starts from (a base model, a resume)
         else:
             self.generator = HFGenerator(self.policy, self.tokenizer, batch_size=config.generation_batch_size)
         self._partial = None  # paused episodes of partial rollouts (assay.trainer.partial)
@@ -313,11 +322,21 @@ class GRPOTrainer:
 
     def _publish(self) -> None:
         """After each step: the weights as they are now become version ``self.step`` for whoever
-        samples away from the live policy (the async pipeline's snapshot, Ray generator actors)."""
+        samples away from the live policy (the async pipeline's snapshot, Ray generator actors, a
+        generator server)."""
         if self._async is not None:
             self._async.publish(self.step, self.policy)  # with Ray generators, the snapshot is the sync
         elif self.cfg.ray_generators:
             self.generator.sync(self.policy, self.step)
+        elif self.cfg.generator_url:
+            self._sync_server()
+
+    def _sync_server(self) -> None:
+        """The policy as it is now, written where the generator server reads it, and loaded there."""
+        where = self.run.path / "generator_weights"
+        shutil.rmtree(where, ignore_errors=True)
+        self.policy.save_pretrained(where)
+        self.generator.load_weights(str(where.resolve()))
 
     def _sampling(self, seed: int | None = None) -> SamplingParams:
         return SamplingParams(max_new_tokens=self.cfg.max_new_tokens, temperature=self.cfg.temperature,

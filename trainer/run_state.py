@@ -32,17 +32,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from assay.trainer.seeds import derive_seed
 
-def derive_seed(*parts: int) -> int:
-    """A 31-bit seed mixed from integers (splitmix64 steps). Seeds are kept below 2**31 because
-    torch's CPU generator uses only the low 32 bits of a seed: seeds that differ above them (say
-    ``s`` and ``s + 2**40``) draw the same numbers."""
-    h = 0x9E3779B97F4A7C15
-    for part in parts:
-        h = ((h ^ (part & 0xFFFFFFFFFFFFFFFF)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
-        h = ((h ^ (h >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
-        h ^= h >> 31
-    return h & 0x7FFFFFFF
+__all__ = ["RunDir", "derive_seed", "resume_point", "rng_state", "set_rng_state"]
 
 
 def rng_state() -> dict:

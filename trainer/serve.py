@@ -5,6 +5,12 @@ ints, or a list of such lists), and ``return_tokens_as_token_ids`` makes ``logpr
 ``"token_id:<id>"`` so the client gets the exact ids sampled. Served from this process with
 :class:`~assay.trainer.generators.hf.HFGenerator`; requests are handled one at a time (the model
 is not thread-safe), each batched over its prompts and ``n``.
+
+``POST /update_weights_from_disk`` with ``{"model_path": DIR}`` loads new weights into the served
+model, SGLang's API for RL trainers that sample through a server (``GRPOConfig.generator_url``):
+the trainer writes its policy to ``DIR`` after each update and asks for it to be loaded. Requests
+queued meanwhile wait, then sample with the new weights. ``GET /get_model_info`` says which weights
+are served.
 """
 
 from __future__ import annotations
@@ -21,8 +27,10 @@ from assay.trainer.generators.hf import HFGenerator
 
 
 class CompletionServer:
-    def __init__(self, generator: HFGenerator, model_name: str, host: str = "127.0.0.1", port: int = 8000):
+    def __init__(self, generator: HFGenerator, model_name: str, host: str = "127.0.0.1", port: int = 8000,
+                 model_path: str = ""):
         self.generator, self.model_name = generator, model_name
+        self.model_path, self.weights_version = model_path, 0  # what is served: updated by update_weights
         self.lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"server_state": self})
         self.httpd = ThreadingHTTPServer((host, port), handler)
@@ -44,6 +52,28 @@ class CompletionServer:
     def shutdown(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+    def update_weights(self, model_path: str) -> dict:
+        """Load the weights in ``model_path`` (a Hugging Face directory of the same architecture) into
+        the served model in place, between requests. Raises ValueError when they do not fit."""
+        from transformers import AutoModelForCausalLM
+
+        model = self.generator.model
+        try:
+            new = AutoModelForCausalLM.from_pretrained(model_path, dtype=next(model.parameters()).dtype)
+        except (OSError, ValueError) as e:
+            raise ValueError(f"cannot load weights from {model_path!r}: {e}") from None
+        state = new.state_dict()
+        ours = model.state_dict()
+        if state.keys() != ours.keys() or any(state[k].shape != ours[k].shape for k in ours):
+            raise ValueError(f"the weights in {model_path} do not fit the served model (other architecture or size)")
+        with self.lock:
+            model.load_state_dict(state)  # copies into the existing tensors: their memory layout stays
+            self.model_path, self.weights_version = model_path, self.weights_version + 1
+        return {"success": True, "message": f"loaded the weights of {model_path}", "num_paused_requests": 0}
+
+    def model_info(self) -> dict:
+        return {"model_path": self.model_path, "served_model_name": self.model_name, "weights_version": self.weights_version}
 
     def complete(self, body: dict) -> dict:
         prompts = _prompts(body.get("prompt"), self.generator.tokenizer)
@@ -100,18 +130,35 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self):
-        if self.path.rstrip("/") == "/v1/models":
+        path = self.path.rstrip("/")
+        if path == "/v1/models":
             self._send(HTTPStatus.OK, {"object": "list", "data": [{"id": self.server_state.model_name, "object": "model"}]})
+        elif path == "/get_model_info":
+            self._send(HTTPStatus.OK, self.server_state.model_info())
         else:
             self._send(HTTPStatus.NOT_FOUND, {"error": {"message": f"no route {self.path}"}})
 
     def do_POST(self):
-        if self.path.rstrip("/") != "/v1/completions":
-            self._send(HTTPStatus.NOT_FOUND, {"error": {"message": f"no route {self.path}; use /v1/completions"}})
+        path = self.path.rstrip("/")
+        if path not in ("/v1/completions", "/update_weights_from_disk"):
+            self._send(HTTPStatus.NOT_FOUND, {"error": {"message": f"no route {self.path}; use /v1/completions "
+                                                                   "or /update_weights_from_disk"}})
             return
         try:
             length = int(self.headers.get("Content-Length", "0"))
             body = json.loads(self.rfile.read(length) or b"{}")
+        except (ValueError, TypeError) as e:
+            self._send(HTTPStatus.BAD_REQUEST, {"error": {"message": f"the body is not JSON: {e}", "type": "invalid_request_error"}})
+            return
+        if path == "/update_weights_from_disk":  # SGLang's shape: success and message, 400 on failure
+            try:
+                if not isinstance(body.get("model_path"), str):
+                    raise ValueError("model_path (a directory) is required")
+                self._send(HTTPStatus.OK, self.server_state.update_weights(body["model_path"]))
+            except ValueError as e:
+                self._send(HTTPStatus.BAD_REQUEST, {"success": False, "message": str(e), "num_paused_requests": 0})
+            return
+        try:
             self._send(HTTPStatus.OK, self.server_state.complete(body))
         except (ValueError, TypeError, KeyError) as e:
             self._send(HTTPStatus.BAD_REQUEST, {"error": {"message": str(e), "type": "invalid_request_error"}})

@@ -7,7 +7,9 @@ import argparse
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="serve a local model over an OpenAI-compatible /v1/completions API",
-                       description="Serve a local Hugging Face model directory over /v1/completions (loopback by default).")
+                       description="Serve a local Hugging Face model directory over /v1/completions (loopback by default). "
+                                   "POST /update_weights_from_disk {\"model_path\": DIR} loads new weights (SGLang's API; "
+                                   "a trainer with generator_url uses it after every update).")
     p.add_argument("model", metavar="MODEL", help="a Hugging Face model directory, or 'tiny'")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
@@ -24,7 +26,8 @@ def run(args: argparse.Namespace) -> int:
     from assay.trainer.serve import CompletionServer
 
     model, tokenizer = load_policy(args.model, tempfile.mkdtemp(prefix="assay-serve-"))
-    server = CompletionServer(HFGenerator(model, tokenizer), args.name or Path(args.model).name, args.host, args.port)
+    server = CompletionServer(HFGenerator(model, tokenizer), args.name or Path(args.model).name, args.host, args.port,
+                              model_path=args.model)
     print(f"serving {args.model} at {server.url}  (Ctrl-C to stop)", flush=True)
     try:
         server.serve_forever()

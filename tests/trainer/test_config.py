@@ -53,6 +53,10 @@ def test_yaml_then_overrides(tmp_path):
     ("temperature=0", "greedy"),
     ("lr=fast", "lr: expected float"),
     ("steps=2.5", "steps: expected int"),
+    ("keep_checkpoints=-1", "keep_checkpoints must be >= 0"),
+    ("reward_ensemble=max", "reward_ensemble must be one of"),
+    ("reward_model=[]", "non-empty list of directories"),
+    ("generator_url=127.0.0.1:8000", "must be an http(s) URL"),
 ])
 def test_bad_values_name_the_fix(override, fragment):
     with pytest.raises(ConfigError) as e:
@@ -72,3 +76,18 @@ def test_override_syntax_errors():
         parse_overrides(["env_kwargs={a: [1"])
     with pytest.raises(ConfigError, match="not found"):
         load(GRPOConfig, "/no/such.yaml")
+
+
+def test_generator_url_refuses_other_places_to_sample():
+    with pytest.raises(ConfigError, match="set one of them"):
+        GRPOConfig(generator_url="http://127.0.0.1:8000/v1", backend="ray", ray_generators=1)
+    with pytest.raises(ConfigError, match="set max_staleness=0"):
+        GRPOConfig(generator_url="http://127.0.0.1:8000/v1", max_staleness=1)
+
+
+def test_reward_model_list_round_trips_through_yaml(tmp_path):
+    c = load(GRPOConfig, overrides=["reward_model=[runs/a, runs/b]", "reward_ensemble=min"])
+    assert c.reward_model == ["runs/a", "runs/b"]
+    path = tmp_path / "c.yaml"
+    path.write_text(to_yaml(c))
+    assert load(GRPOConfig, path) == c

@@ -1,14 +1,20 @@
-"""The OpenAI-compatible client against `assay serve` for real, over loopback."""
+"""The OpenAI-compatible client against `assay serve` for real, over loopback: sampling, chunking,
+errors, loading new weights into the server (SGLang's /update_weights_from_disk), and a GRPO run
+that samples through the server equal to one that samples in process."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 import threading
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from assay.protocols import Generator, SamplingParams
@@ -17,19 +23,26 @@ from assay.trainer.generators.openai import OpenAIGenerator
 from assay.trainer.tiny import save_tiny
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    path = save_tiny(tmp_path_factory.mktemp("m") / "tiny", hidden_size=32, layers=1, heads=2)
+@contextlib.contextmanager
+def serving(path: Path):
+    """``assay serve PATH`` in a subprocess on a free loopback port; yields its /v1 URL."""
     proc = subprocess.Popen([sys.executable, "-m", "assay.cli.main", "serve", str(path), "--port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         line = proc.stdout.readline()  # "serving ... at http://127.0.0.1:PORT/v1"
         assert "serving" in line, line
-        url = line.split(" at ")[1].split()[0]
-        yield path, url
+        yield line.split(" at ")[1].split()[0]
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """A server whose weights no test changes."""
+    path = save_tiny(tmp_path_factory.mktemp("m") / "tiny", hidden_size=32, layers=1, heads=2)
+    with serving(path) as url:
+        yield path, url
 
 
 def test_client_gets_exactly_what_the_local_model_samples(served):
@@ -53,6 +66,20 @@ def test_many_prompts_are_chunked_and_kept_in_order(served):
     out = gen.generate(prompts, SamplingParams(max_new_tokens=4, temperature=0))
     single = [gen.generate([p], SamplingParams(max_new_tokens=4, temperature=0))[0] for p in prompts]
     assert [o.token_ids for o in out] == [s.token_ids for s in single]
+
+
+def test_a_seeded_call_in_several_requests_samples_what_local_batches_do(served):
+    """Requests of 2 prompts: request k > 0 carries a seed mixed from (seed, k), as HFGenerator's
+    batch k does, so the server (one batch per request) samples what HFGenerator(batch_size=2)
+    samples; one seed for every request would repeat request 0's draws in request 1."""
+    path, url = served
+    model, tok = AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+    prompts = [tok.encode("Q: 1+1?\nA: ", add_special_tokens=False)] * 4
+    params = SamplingParams(max_new_tokens=10, temperature=1.0, seed=5)
+    remote = OpenAIGenerator(url, "tiny", max_prompts_per_request=2).generate(prompts, params)
+    local = HFGenerator(model, tok, batch_size=2).generate(prompts, params)
+    assert [r.token_ids for r in remote] == [g.token_ids for g in local]
+    assert remote[2].token_ids != remote[0].token_ids
 
 
 def test_bad_request_is_a_clear_error(served):
@@ -84,3 +111,55 @@ def test_server_without_token_ids_is_refused():
             OpenAIGenerator(f"http://127.0.0.1:{httpd.server_address[1]}/v1", "x").generate([[1, 2]], SamplingParams(max_new_tokens=2))
     finally:
         httpd.shutdown()
+
+
+def model_info(url: str) -> dict:
+    with urllib.request.urlopen(url.removesuffix("/v1") + "/get_model_info", timeout=30) as response:
+        return json.loads(response.read())
+
+
+def test_the_server_loads_new_weights_and_refuses_ones_that_do_not_fit(tmp_path):
+    first = save_tiny(tmp_path / "first", hidden_size=32, layers=1, heads=2, seed=0)
+    second = save_tiny(tmp_path / "second", hidden_size=32, layers=1, heads=2, seed=1)
+    bigger = save_tiny(tmp_path / "bigger", hidden_size=48, layers=1, heads=2)
+    tok = AutoTokenizer.from_pretrained(second)
+    prompts = [tok.encode("Q: 1+1?\nA: ", add_special_tokens=False)]
+    params = SamplingParams(max_new_tokens=8, temperature=0.0)
+    with serving(first) as url:
+        client = OpenAIGenerator(url, "tiny")
+        assert model_info(url)["weights_version"] == 0
+        client.load_weights(str(second))
+        assert model_info(url) == {"model_path": str(second), "served_model_name": "first", "weights_version": 1}
+        remote = client.generate(prompts, params)[0]
+        local = HFGenerator(AutoModelForCausalLM.from_pretrained(second), tok).generate(prompts, params)[0]
+        assert remote.token_ids == local.token_ids and remote.logprobs == pytest.approx(local.logprobs, abs=1e-5)
+        with pytest.raises(RuntimeError, match="do not fit the served model"):
+            client.load_weights(str(bigger))
+        with pytest.raises(RuntimeError, match="cannot load weights from"):
+            client.load_weights(str(tmp_path / "missing"))
+        assert model_info(url)["weights_version"] == 1  # a refused load changes nothing
+
+
+def test_grpo_sampling_through_a_server_equals_sampling_in_process(tmp_path):
+    """Three steps with generator_url (the policy written and loaded into `assay serve` before the
+    first rollout and after every update) against the same run sampling in process: the same
+    rewards and the same final weights. Without the loads after updates the server would sample
+    with the starting weights from step 2 on."""
+    from safetensors.torch import load_file
+
+    from assay.trainer.config import GRPOConfig
+    from assay.trainer.grpo import GRPOTrainer
+
+    policy = save_tiny(tmp_path / "policy", hidden_size=32, layers=1, heads=2)
+    base = dict(model=str(policy), steps=3, prompts_per_step=2, group_size=4, max_new_tokens=6, eval_size=4,
+                eval_every=10, save_every=10, env_kwargs={"difficulty": 1}, seed=3, lr=5e-3)
+    local = GRPOTrainer(GRPOConfig(run_dir=str(tmp_path / "local"), **base), progress=False).train()
+    with serving(save_tiny(tmp_path / "other", hidden_size=32, layers=1, heads=2, seed=9)) as url:  # other weights at first
+        remote = GRPOTrainer(GRPOConfig(run_dir=str(tmp_path / "remote"), generator_url=url, **base), progress=False).train()
+        assert model_info(url)["weights_version"] == 4  # before step 1, then after each of 3 updates
+    assert [r.get("reward") for r in remote] == [r.get("reward") for r in local]
+    assert [r.get("eval_accuracy") for r in remote] == [r.get("eval_accuracy") for r in local]
+    a = load_file(tmp_path / "local" / "checkpoints" / "step_000003" / "model.safetensors")
+    b = load_file(tmp_path / "remote" / "checkpoints" / "step_000003" / "model.safetensors")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=f"{k} differs")

@@ -12,9 +12,8 @@ from dataclasses import replace
 import torch
 
 from assay.protocols import Generation, SamplingParams
-from assay.trainer.run_state import derive_seed
+from assay.trainer.seeds import chunk_seed
 
-CHUNK_SEED_TAG = 0xC4  # keeps batch seeds apart from other seeds mixed from the same base (Ray shards)
 
 
 class HFGenerator:
@@ -32,8 +31,7 @@ class HFGenerator:
         the same random draws."""
         out: list[Generation] = []
         for k, start in enumerate(range(0, len(prompts), self.batch_size)):
-            seed = params.seed if params.seed is None or k == 0 else derive_seed(params.seed, CHUNK_SEED_TAG, k)
-            out += self._generate_batch(prompts[start : start + self.batch_size], replace(params, seed=seed))
+            out += self._generate_batch(prompts[start : start + self.batch_size], replace(params, seed=chunk_seed(params.seed, k)))
         return out
 
     def _generate_batch(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[Generation]:

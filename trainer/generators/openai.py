@@ -5,6 +5,10 @@ Token-in/token-out: prompts are sent as token ids and ``return_tokens_as_token_i
 sampled ids back (a vLLM extension that ``assay serve`` implements). A server that only returns
 token strings is refused rather than silently re-tokenized, since re-tokenized ids are not the
 ids the model sampled.
+
+For training (``GRPOConfig.generator_url``), ``load_weights`` asks the server to load a checkpoint
+the trainer wrote (``POST /update_weights_from_disk``, SGLang's API, which ``assay serve``
+implements), so the server samples with the current policy.
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from assay.protocols import Generation, SamplingParams
+from assay.trainer.seeds import chunk_seed
 
 
 class OpenAIGenerator:
@@ -25,10 +31,48 @@ class OpenAIGenerator:
         self.model, self.api_key, self.timeout_s = model, api_key, timeout_s
         self.chunk, self.parallel = max_prompts_per_request, parallel_requests
 
+    @staticmethod
+    def served_model(base_url: str, timeout_s: float = 30.0) -> str:
+        """The first model id the server lists at ``/models``."""
+        url = f"{base_url.rstrip('/')}/models"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout_s) as response:
+                models = json.loads(response.read()).get("data") or []
+        except (urllib.error.URLError, OSError, ValueError) as e:
+            raise RuntimeError(f"no OpenAI-compatible server answers at {url}: {e}") from None
+        if not models:
+            raise RuntimeError(f"{url} lists no model")
+        return models[0]["id"]
+
+    def load_weights(self, model_path: str) -> None:
+        """Have the server load the Hugging Face checkpoint in ``model_path`` (a path the server can
+        read) in place of its weights; raises RuntimeError when it does not."""
+        root = self.base_url.removesuffix("/v1")  # SGLang serves the endpoint at the root, not under /v1
+        request = urllib.request.Request(f"{root}/update_weights_from_disk", data=json.dumps({"model_path": model_path}).encode(),
+                                         headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.api_key}"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                answer = json.loads(response.read())
+        except urllib.error.HTTPError as e:
+            body = e.read()[:300]
+            try:
+                answer = json.loads(body)
+            except ValueError:
+                raise RuntimeError(f"{root}/update_weights_from_disk answered {e.code}: {body!r}") from None
+        except (urllib.error.URLError, OSError) as e:
+            raise RuntimeError(f"{root}/update_weights_from_disk: {e}") from None
+        if not answer.get("success"):
+            raise RuntimeError(f"the server at {root} did not load {model_path}: {answer.get('message', answer)}")
+
     def generate(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[Generation]:
+        """Requests of ``max_prompts_per_request`` prompts. With a seed, request ``k > 0`` carries a seed
+        mixed from ``(seed, k)``, as ``HFGenerator`` seeds its batches: the same seed in every request
+        would give row ``i`` of each the same random draws (and a server running ``HFGenerator`` then
+        samples what a local one with that batch size does)."""
         chunks = [list(prompts[i : i + self.chunk]) for i in range(0, len(prompts), self.chunk)]
+        seeds = [chunk_seed(params.seed, k) for k in range(len(chunks))]
         with ThreadPoolExecutor(max_workers=max(1, min(self.parallel, len(chunks)))) as pool:
-            results = list(pool.map(lambda c: self._request(c, params), chunks))
+            results = list(pool.map(lambda c, seed: self._request(c, replace(params, seed=seed)), chunks, seeds))
         return [g for chunk in results for g in chunk]
 
     def _request(self, prompts: list[Sequence[int]], params: SamplingParams) -> list[Generation]:
