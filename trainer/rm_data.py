@@ -197,6 +197,39 @@ def arithmetic_preferences(n: int, seed: int = 0, difficulty: int = 1, held_out:
     return out
 
 
+NEAR_DELTAS, FAR_DELTAS = (1, 2), tuple(range(3, 11))
+
+
+def all_arithmetic_preferences(difficulty: int = 1, held_out: bool = True, held_out_share: int = 5,
+                               draws: int = 20_000, seed: int = 1) -> list[PreferencePair]:
+    """Every pair ``arithmetic_preferences`` can draw on one side of the split: each expression
+    once with each wrong answer (near: +-1, +-2; far: +-3 .. +-10), sorted by expression. The
+    expressions are found by drawing ``draws`` tasks (the generator has no enumeration); at
+    difficulty 1 the ~400 expressions are all seen long before 20,000 draws. An accuracy over this
+    set has no sampling noise from which wrong answers were drawn; near pairs are 4 of every 20, so
+    report the categories apart (or their mean, as ``arithmetic_preferences`` mixes them evenly)."""
+    import numpy as np
+
+    from assay.envs.procedural.arithmetic import generate
+
+    rng = np.random.default_rng(seed)
+    facts: dict[str, tuple[str, str]] = {}  # expression -> (task id, answer)
+    for _ in range(draws):
+        task = generate(rng, difficulty)
+        expression = task.meta["expression"]
+        if (zlib.crc32(expression.encode()) % held_out_share == 0) == held_out:
+            facts.setdefault(expression, (task.id, task.answer))
+    out = []
+    for expression, (task_id, answer) in sorted(facts.items()):
+        task = Task(id=task_id, prompt=f"{expression} =", answer=answer, domain="math")
+        right = int(answer)
+        for category, deltas in (("near", NEAR_DELTAS), ("far", FAR_DELTAS)):
+            for delta in deltas:
+                for sign in (1, -1):
+                    out.append(PreferencePair(task, f"\\boxed{{{right}}}", f"\\boxed{{{right + sign * delta}}}", category))
+    return out
+
+
 def write_jsonl(rows: Iterable[dict], path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

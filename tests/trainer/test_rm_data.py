@@ -83,3 +83,19 @@ def test_synthetic_arithmetic_preferences_keep_held_out_facts_apart():
         gap = abs(int(p.rejected[7:-1]) - int(p.task.answer))
         assert (1 <= gap <= 2) if p.category == "near" else (3 <= gap <= 10)
     assert {p.category for p in train} == {"near", "far"}
+
+
+def test_all_arithmetic_preferences_hold_every_pair_the_sampler_draws_once():
+    """Each held-out expression with its 20 wrong answers (4 near, 16 far), no pair twice, every
+    sampled held-out pair among them, and no training expression."""
+    full = rm_data.all_arithmetic_preferences(held_out=True)
+    keys = [(p.task.prompt, p.rejected) for p in full]
+    assert len(keys) == len(set(keys))
+    expressions = {p.task.prompt for p in full}
+    assert len(full) == 20 * len(expressions)
+    for prompt in list(expressions)[:10]:
+        mine = [p for p in full if p.task.prompt == prompt]
+        assert sum(p.category == "near" for p in mine) == 4
+        assert sorted(abs(int(p.rejected[7:-1]) - int(p.task.answer)) for p in mine) == sorted([*range(1, 11)] * 2)
+    assert {(p.task.prompt, p.rejected) for p in rm_data.arithmetic_preferences(500, seed=7, held_out=True)} <= set(keys)
+    assert not expressions & {p.task.prompt for p in rm_data.arithmetic_preferences(500, seed=7)}
