@@ -63,7 +63,7 @@ class GRPOTrainer:
         checkpoint, state = None, None
         if resume or self.world.rank == 0:  # a fresh run's checks are rank 0's (it alone writes the run dir)
             checkpoint, state = resume_point(self.run, dataclasses.asdict(config), resume, RESUMABLE_CHANGES, "run_dir",
-                                             log=print if self.world.rank == 0 else lambda _: None)
+                                             log=print if self.world.rank == 0 else lambda _: None, model_field="model")
         self.device = resolve_device(config.device)
         self.policy, self.tokenizer = load_policy(str(checkpoint) if checkpoint else config.model, config.run_dir, config.seed)
         self.policy.to(self.device)

@@ -140,7 +140,7 @@ class RunDir:
 
 
 def resume_point(run: RunDir, config: dict[str, Any], resume: bool, may_change: Collection[str], dir_field: str,
-                 log: Callable[[str], None] = print) -> tuple[Path | None, dict | None]:
+                 log: Callable[[str], None] = print, model_field: str | None = None) -> tuple[Path | None, dict | None]:
     """Where a run starts: ``(checkpoint, its trainer state)``, or ``(None, None)`` for step 0. One
     rule for every trainer, so two runs never mix in one directory and nothing is overwritten
     unasked:
@@ -154,7 +154,9 @@ def resume_point(run: RunDir, config: dict[str, Any], resume: bool, may_change: 
     - ``resume`` refuses a checkpoint written with other settings, except those in ``may_change``
       (where the run lives, how often it saves, ...), naming each difference.
 
-    ``config`` is the run's settings as a dict; the checkpoint's copy is its state's ``"config"``."""
+    ``config`` is the run's settings as a dict; the checkpoint's copy is its state's ``"config"``.
+    ``model_field`` names the setting that starts a run from a model directory, when checkpoints
+    are such directories: the refusal to resume then says how to start afresh from the weights."""
     from assay.errors import AssayError
 
     checkpoint = run.latest()
@@ -170,6 +172,7 @@ def resume_point(run: RunDir, config: dict[str, Any], resume: bool, may_change: 
     saved = state.get("config", {})
     changed = [f"{k} {saved[k]!r} -> {v!r}" for k, v in config.items() if k in saved and k not in may_change and saved[k] != v]
     if changed:
+        from_weights = f" (from its weights: {model_field}={checkpoint})" if model_field else ""
         raise AssayError(f"cannot resume {checkpoint} with other settings ({', '.join(changed)}): resume with the settings "
-                         f"it was started with, or start a new run in another {dir_field}")
+                         f"it was started with, or start a new run in another {dir_field}{from_weights}")
     return checkpoint, state

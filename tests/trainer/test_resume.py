@@ -107,8 +107,9 @@ def test_a_fresh_run_refuses_a_run_dir_that_holds_a_run(model, tmp_path):
 
 def test_resume_may_extend_the_run_but_not_change_its_settings(model, tmp_path):
     GRPOTrainer(small_config(model, tmp_path), progress=False).train()
-    with pytest.raises(AssayError, match=r"with other settings \(lr 0.0002 -> 0.001\)"):
+    with pytest.raises(AssayError, match=r"with other settings \(lr 0.0002 -> 0.001\)") as e:
         GRPOTrainer(small_config(model, tmp_path, lr=1e-3), resume=True, progress=False)
+    assert f"from its weights: model={tmp_path / 'checkpoints' / 'step_000001'}" in str(e.value)
     GRPOTrainer(small_config(model, tmp_path, steps=2, keep_checkpoints=1), resume=True, progress=False).train()
     assert [r["step"] for r in rows(tmp_path) if "eval_accuracy" not in r] == [1, 2]
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["latest", "step_000002"]
