@@ -15,7 +15,7 @@ The ORM headline in bench/results/reward_models.md (LoRA rank 8, five seeds, ~28
     .venv/bin/assay pretrain-tiny out=runs/tiny-sft1000 steps=1000 \
         'env_kwargs={difficulty: 1, prompt_format: "{expression} ="}'
     .venv/bin/python bench/reward_models.py --only orm --orm-init runs/tiny-sft1000 --orm-steps 5000 \
-        --orm-lr 1e-3 --orm-lr-schedule constant --orm-ema 0.999 --orm-lora-rank 8 --orm-weight-decay 0.01 \
+        --orm-lr 1e-3 --orm-lr-schedule wsd --orm-ema 0.999 --orm-lora-rank 8 --orm-weight-decay 0.01 \
         --orm-seeds 0,1,2,3,4
 """
 
