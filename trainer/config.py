@@ -183,7 +183,8 @@ class GRPOConfig:
     SGLang) instead of in this process. Before the first rollout and after every update the policy is written
     to run_dir/generator_weights and the server loads it (POST /update_weights_from_disk, SGLang's API), so
     each batch is sampled by the current policy. The server must serve the same architecture and tokenizer,
-    read run_dir (a shared disk), and return token ids (return_tokens_as_token_ids)."""
+    read run_dir (a shared disk), and return token ids (return_tokens_as_token_ids). Its API or admin key, if
+    any, is read from $ASSAY_GENERATOR_API_KEY (never stored in the config)."""
     partial_rollout_turns: int = 0
     """Partial rollouts (Kimi k1.5): each step advances an episode by at most this many turns; groups
     not finished are paused and continued first at the next step under the newer policy (0: off;

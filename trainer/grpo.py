@@ -11,6 +11,7 @@ import contextlib
 import copy
 import dataclasses
 import math
+import os
 import shutil
 import time
 from pathlib import Path
@@ -94,7 +95,9 @@ class GRPOTrainer:
 
                 raise ConfigError("generator_url runs in one process (every rank would load its weights into the one "
                                   "server): leave it unset under torchrun")
-            self.generator = OpenAIGenerator(config.generator_url, OpenAIGenerator.served_model(config.generator_url))
+            key = os.environ.get("ASSAY_GENERATOR_API_KEY", "EMPTY")  # not in the config, which run_dir keeps
+            self.generator = OpenAIGenerator(config.generator_url, OpenAIGenerator.served_model(config.generator_url, key),
+                                             api_key=key)
             self._sync_server()  # it may serve other weights than this run starts from (a base model, a resume)
         else:
             self.generator = HFGenerator(self.policy, self.tokenizer, batch_size=config.generation_batch_size)

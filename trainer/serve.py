@@ -10,11 +10,14 @@ is not thread-safe), each batched over its prompts and ``n``.
 model, SGLang's API for RL trainers that sample through a server (``GRPOConfig.generator_url``):
 the trainer writes its policy to ``DIR`` after each update and asks for it to be loaded. Requests
 queued meanwhile wait, then sample with the new weights. ``GET /get_model_info`` says which weights
-are served.
+are served. Swapping the weights is an admin action: with an ``admin_key`` it needs
+``Authorization: Bearer <admin_key>``; without one, only loopback clients may do it.
 """
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import json
 import threading
 import time
@@ -28,8 +31,8 @@ from assay.trainer.generators.hf import HFGenerator
 
 class CompletionServer:
     def __init__(self, generator: HFGenerator, model_name: str, host: str = "127.0.0.1", port: int = 8000,
-                 model_path: str = ""):
-        self.generator, self.model_name = generator, model_name
+                 model_path: str = "", admin_key: str | None = None):
+        self.generator, self.model_name, self.admin_key = generator, model_name, admin_key
         self.model_path, self.weights_version = model_path, 0  # what is served: updated by update_weights
         self.lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"server_state": self})
@@ -105,6 +108,15 @@ class CompletionServer:
                 "model": self.model_name, "choices": choices, "usage": usage}
 
 
+def may_update_weights(client_ip: str, authorization: str | None, admin_key: str | None) -> bool:
+    """Whether a client may swap the served weights: the admin key as a bearer token when the server
+    has one, else any loopback client (a server bound to a public address must not let anyone on the
+    network load a checkpoint of their choosing)."""
+    if admin_key:
+        return hmac.compare_digest((authorization or "").encode(), f"Bearer {admin_key}".encode())
+    return ipaddress.ip_address(client_ip.removeprefix("::ffff:")).is_loopback
+
+
 def _prompts(prompt, tokenizer) -> list[list[int]]:
     if isinstance(prompt, str):
         return [tokenizer.encode(prompt, add_special_tokens=False)]
@@ -151,6 +163,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.BAD_REQUEST, {"error": {"message": f"the body is not JSON: {e}", "type": "invalid_request_error"}})
             return
         if path == "/update_weights_from_disk":  # SGLang's shape: success and message, 400 on failure
+            state = self.server_state
+            if not may_update_weights(self.client_address[0], self.headers.get("Authorization"), state.admin_key):
+                self._send(HTTPStatus.FORBIDDEN, {"success": False, "num_paused_requests": 0, "message":
+                           "updating weights needs the server's admin key" if state.admin_key else
+                           "updating weights is allowed from loopback only (start the server with --admin-key)"})
+                return
             try:
                 if not isinstance(body.get("model_path"), str):
                     raise ValueError("model_path (a directory) is required")

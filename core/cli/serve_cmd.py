@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -14,6 +15,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     p.add_argument("--name", help="model name reported by the API (default: the directory name)")
+    p.add_argument("--admin-key", default=os.environ.get("ASSAY_SERVE_ADMIN_KEY"),
+                   help="bearer token that POST /update_weights_from_disk needs (default: $ASSAY_SERVE_ADMIN_KEY; "
+                        "unset: only loopback clients may update weights)")
     p.set_defaults(run=run)
 
 
@@ -27,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
     model, tokenizer = load_policy(args.model, tempfile.mkdtemp(prefix="assay-serve-"))
     server = CompletionServer(HFGenerator(model, tokenizer), args.name or Path(args.model).name, args.host, args.port,
-                              model_path=args.model)
+                              model_path=args.model, admin_key=args.admin_key)
     print(f"serving {args.model} at {server.url}  (Ctrl-C to stop)", flush=True)
     try:
         server.serve_forever()

@@ -24,9 +24,9 @@ from assay.trainer.tiny import save_tiny
 
 
 @contextlib.contextmanager
-def serving(path: Path):
+def serving(path: Path, *extra: str):
     """``assay serve PATH`` in a subprocess on a free loopback port; yields its /v1 URL."""
-    proc = subprocess.Popen([sys.executable, "-m", "assay.cli.main", "serve", str(path), "--port", "0"],
+    proc = subprocess.Popen([sys.executable, "-m", "assay.cli.main", "serve", str(path), "--port", "0", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         line = proc.stdout.readline()  # "serving ... at http://127.0.0.1:PORT/v1"
@@ -163,3 +163,31 @@ def test_grpo_sampling_through_a_server_equals_sampling_in_process(tmp_path):
     b = load_file(tmp_path / "remote" / "checkpoints" / "step_000003" / "model.safetensors")
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=f"{k} differs")
+
+
+def test_with_an_admin_key_only_its_bearer_may_update_weights(tmp_path):
+    first = save_tiny(tmp_path / "first", hidden_size=32, layers=1, heads=2, seed=0)
+    second = save_tiny(tmp_path / "second", hidden_size=32, layers=1, heads=2, seed=1)
+    with serving(first, "--admin-key", "s3cret") as url:
+        with pytest.raises(RuntimeError, match="needs the server's admin key"):
+            OpenAIGenerator(url, "tiny").load_weights(str(second))
+        with pytest.raises(RuntimeError, match="needs the server's admin key"):
+            OpenAIGenerator(url, "tiny", api_key="wrong").load_weights(str(second))
+        assert model_info(url)["weights_version"] == 0
+        OpenAIGenerator(url, "tiny", api_key="s3cret").load_weights(str(second))
+        assert model_info(url)["weights_version"] == 1
+
+
+@pytest.mark.parametrize("ip, auth, key, allowed", [
+    ("127.0.0.1", None, None, True),
+    ("::1", None, None, True),
+    ("::ffff:127.0.0.1", None, None, True),
+    ("10.0.0.7", None, None, False),  # a network client, and no key to prove itself with
+    ("10.0.0.7", "Bearer k", "k", True),
+    ("127.0.0.1", "Bearer other", "k", False),  # with a key, loopback is not enough
+    ("127.0.0.1", None, "k", False),
+])
+def test_who_may_update_weights(ip, auth, key, allowed):
+    from assay.trainer.serve import may_update_weights
+
+    assert may_update_weights(ip, auth, key) is allowed

@@ -32,11 +32,12 @@ class OpenAIGenerator:
         self.chunk, self.parallel = max_prompts_per_request, parallel_requests
 
     @staticmethod
-    def served_model(base_url: str, timeout_s: float = 30.0) -> str:
+    def served_model(base_url: str, api_key: str = "EMPTY", timeout_s: float = 30.0) -> str:
         """The first model id the server lists at ``/models``."""
         url = f"{base_url.rstrip('/')}/models"
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {api_key}"})
         try:
-            with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:
                 models = json.loads(response.read()).get("data") or []
         except (urllib.error.URLError, OSError, ValueError) as e:
             raise RuntimeError(f"no OpenAI-compatible server answers at {url}: {e}") from None
