@@ -168,6 +168,14 @@ def step_labels_rows(labels: Sequence) -> list[dict]:
              "source": s.source} for s in labels]
 
 
+NEAR_DELTAS, FAR_DELTAS = (1, 2), tuple(range(3, 11))  # how far a wrong answer is from the right one
+
+
+def _held_out_expression(expression: str, share: int) -> bool:
+    """The split of the synthetic preferences: 1 in ``share`` expressions, by crc32, is held out."""
+    return zlib.crc32(expression.encode()) % share == 0
+
+
 def arithmetic_preferences(n: int, seed: int = 0, difficulty: int = 1, held_out: bool = False,
                            held_out_share: int = 5, categories: Sequence[str] = ("near", "far")) -> list[PreferencePair]:
     """Synthetic preference pairs on procedural arithmetic, right vs wrong answers, prompts in the
@@ -183,21 +191,20 @@ def arithmetic_preferences(n: int, seed: int = 0, difficulty: int = 1, held_out:
     while len(out) < n:
         task = generate(rng, difficulty)
         expression = task.meta["expression"]
-        if (zlib.crc32(expression.encode()) % held_out_share == 0) != held_out:
+        if _held_out_expression(expression, held_out_share) != held_out:
             continue
         answer = int(task.answer)
         category = categories[len(out) % len(categories)]
         if category == "format":
             rejected = str(answer)
         else:
-            delta = int(rng.integers(1, 3)) if category == "near" else int(rng.integers(3, 11))
+            deltas = NEAR_DELTAS if category == "near" else FAR_DELTAS
+            delta = int(rng.integers(deltas[0], deltas[-1] + 1))
             rejected = f"\\boxed{{{answer + delta * (1 if rng.random() < 0.5 else -1)}}}"
         out.append(PreferencePair(Task(id=task.id, prompt=f"{expression} =", answer=task.answer, domain="math"),
                                   f"\\boxed{{{answer}}}", rejected, category))
     return out
 
-
-NEAR_DELTAS, FAR_DELTAS = (1, 2), tuple(range(3, 11))
 
 
 def all_arithmetic_preferences(difficulty: int = 1, held_out: bool = True, held_out_share: int = 5,
@@ -217,7 +224,7 @@ def all_arithmetic_preferences(difficulty: int = 1, held_out: bool = True, held_
     for _ in range(draws):
         task = generate(rng, difficulty)
         expression = task.meta["expression"]
-        if (zlib.crc32(expression.encode()) % held_out_share == 0) == held_out:
+        if _held_out_expression(expression, held_out_share) == held_out:
             facts.setdefault(expression, (task.id, task.answer))
     out = []
     for expression, (task_id, answer) in sorted(facts.items()):
