@@ -28,11 +28,13 @@ ERROR_POLICIES = ("drop", "zero")
 
 RESUMABLE_CHANGES = ("run_dir", "steps", "max_wall_s", "save_every", "keep_checkpoints", "eval_every", "eval_size",
                      "device", "micro_batch_size", "generation_batch_size", "ray_address", "ray_workers",
-                     "step_timeout_s", "worker_retries", "generator_url")
+                     "step_timeout_s", "worker_retries", "generator_url", "lr", "max_grad_norm")
 """Settings ``--resume`` may change: where the run lives, how long it runs and how it checkpoints and
-evaluates, and where and in what chunks it computes. Any other change is refused (the run would no
-longer be the one its checkpoint started). A schedule that decays over ``steps`` stretches when
-``steps`` grows."""
+evaluates, and where and in what chunks it computes; and the step size (``lr``, ``max_grad_norm``),
+because going back to the last checkpoint with a smaller one is how a diverged run is rescued. Any
+other change is refused (the run would no longer be the one its checkpoint started). A schedule
+that decays over ``steps`` stretches when ``steps`` grows; a new ``lr`` is the schedule's new peak
+from the resumed step on."""
 
 
 @dataclass(frozen=True)

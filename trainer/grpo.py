@@ -151,8 +151,9 @@ class GRPOTrainer:
                     stats = policy_update(self.policy, self.optimizer, batch, cfg, self.world, self.ref_policy)  # loss -> step
                 except TrainingDiverged as e:
                     where = self.save(tag="diverged")
-                    raise TrainingDiverged(f"{e}. Checkpoint of the last good state: {where} (a new run can start from its "
-                                           f"weights: model={where})") from None
+                    raise TrainingDiverged(f"{e}. Checkpoint of the last good state: {where}. To go on with a smaller "
+                                           f"step: --resume lr=<lower> (from {self._resume_from_text()}); or a new run "
+                                           f"from these weights: model={where}") from None
                 self.step += 1
                 self._publish()  # the new weights reach the generators (Ray actors, the async pipeline)
                 row = {"step": self.step, **rollout_stats, **self._reward_stats(rewards, trajectories), **stats,
@@ -301,6 +302,10 @@ class GRPOTrainer:
                  "paused_episodes": self._partial.paused_episodes if self._partial is not None else 0,
                  "learned_rewards": self.learned.state() if self.learned is not None else None}
         return self.run.save(self.step, self.policy, self.tokenizer, state, tag=tag, keep=self.cfg.keep_checkpoints)
+
+    def _resume_from_text(self) -> str:
+        latest = self.run.latest()
+        return f"the last regular checkpoint, {latest.name}" if latest is not None else "step 0: no regular checkpoint yet"
 
     # ------------------------------------------------------------------------- plumbing
     def _next_rollout(self) -> tuple[list[Trajectory], dict]:

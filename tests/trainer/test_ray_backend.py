@@ -182,10 +182,11 @@ def test_chunk_s_zero_sends_every_call_alone(model):
 def test_a_slow_task_gets_a_worker_of_its_own_once_its_cost_is_known():
     """First rollout: costs unknown, episodes alternate between workers (the slow one shares).
     Second: the learned cost puts the slow episode alone and the six fast ones on the other
-    worker, and the turn takes about the slow episode's time rather than slow + 3 fast."""
+    worker, and the turn takes about the slow episode's time rather than slow + 3 fast. The sleeps
+    are long enough that Ray's overhead on a loaded machine stays well inside the 0.6 s margin."""
     from assay.trainer.ray_backend import RayEnvRunner
 
-    tasks = [Task("slow", "p", meta={"seconds": 0.6})] + [Task(f"fast{i}", "p", meta={"seconds": 0.1}) for i in range(6)]
+    tasks = [Task("slow", "p", meta={"seconds": 1.2})] + [Task(f"fast{i}", "p", meta={"seconds": 0.2}) for i in range(6)]
     runner = RayEnvRunner("assay/test-sleep-v0", {}, 2)
     try:
         walls = []
@@ -197,7 +198,7 @@ def test_a_slow_task_gets_a_worker_of_its_own_once_its_cost_is_known():
             homes = dict(runner.home)
         alone = [s for s, w in homes.items() if w == homes[0]]
         assert alone == [0], homes  # the slow episode's worker has nothing else
-        assert walls[1] < walls[0] - 0.15, walls  # ~0.6 s instead of ~0.9 s
+        assert walls[1] < walls[0] - 0.3, walls  # ~1.2 s instead of ~1.8 s
     finally:
         runner.close()
 

@@ -107,9 +107,21 @@ def test_a_fresh_run_refuses_a_run_dir_that_holds_a_run(model, tmp_path):
 
 def test_resume_may_extend_the_run_but_not_change_its_settings(model, tmp_path):
     GRPOTrainer(small_config(model, tmp_path), progress=False).train()
-    with pytest.raises(AssayError, match=r"with other settings \(lr 0.0002 -> 0.001\)") as e:
-        GRPOTrainer(small_config(model, tmp_path, lr=1e-3), resume=True, progress=False)
+    with pytest.raises(AssayError, match=r"with other settings \(temperature 1.0 -> 0.7\)") as e:
+        GRPOTrainer(small_config(model, tmp_path, temperature=0.7), resume=True, progress=False)
     assert f"from its weights: model={tmp_path / 'checkpoints' / 'step_000001'}" in str(e.value)
     GRPOTrainer(small_config(model, tmp_path, steps=2, keep_checkpoints=1), resume=True, progress=False).train()
     assert [r["step"] for r in rows(tmp_path) if "eval_accuracy" not in r] == [1, 2]
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["latest", "step_000002"]
+
+
+def test_resume_may_lower_the_learning_rate(model, tmp_path):
+    """How a run that diverged is rescued: back to its last checkpoint with a smaller step. The new
+    lr is the schedule's peak from the resumed step on."""
+    GRPOTrainer(small_config(model, tmp_path, steps=2, lr=2e-4), progress=False).train()
+    GRPOTrainer(small_config(model, tmp_path, steps=3, lr=5e-5, max_grad_norm=0.5), resume=True, progress=False).train()
+    lrs = {r["step"]: r["lr"] for r in rows(tmp_path) if "lr" in r}
+    assert lrs == {1: 2e-4, 2: 2e-4, 3: 5e-5}
+    saved = torch.load(tmp_path / "checkpoints" / "step_000003" / "trainer_state.pt", weights_only=False)
+    assert saved["config"]["lr"] == 5e-5  # a later --resume compares against the settings now in force
+

@@ -42,6 +42,10 @@ def test_divergence_stops_with_message_and_checkpoint(model, tmp_path):
         GRPOTrainer(cfg, progress=False).train()
     diverged = [p for p in (tmp_path / "nan" / "checkpoints").iterdir() if p.name.endswith("-diverged")]
     assert len(diverged) == 1 and f"model={diverged[0]}" in str(e.value)
+    assert "--resume lr=<lower> (from step 0: no regular checkpoint yet)" in str(e.value)
+    with pytest.raises(TrainingDiverged) as e:
+        GRPOTrainer(config(model, tmp_path / "nan2", lr=1e20, max_grad_norm=0, steps=4, save_every=1), progress=False).train()
+    assert "--resume lr=<lower> (from the last regular checkpoint, step_000001)" in str(e.value)
     assert (diverged[0] / "config.json").exists()  # a Hugging Face model a new run can start from
     assert RunDir(tmp_path / "nan").latest() != diverged[0]  # --resume never picks it up
 
