@@ -171,7 +171,8 @@ class GRPOConfig:
     replaced (None: wait forever)."""
     worker_retries: int = 2
     """backend=ray: times an env call is re-run on a fresh worker after its worker died or hung; then the
-    sample counts as an env error and error_policy drops or zeroes it (0: never retry)."""
+    sample counts as an env error and error_policy drops or zeroes it (0: never retry). Also the times a
+    generator actor (ray_generators) that died is replaced within one call; then the run stops."""
     max_staleness: int = 0
     """Asynchronous rollouts: batches are generated while the policy trains, at most this many policy
     versions behind (0: synchronous, each batch sampled by the current policy; needs tis_cap when > 0).

@@ -183,3 +183,33 @@ def test_partial_rollouts_on_ray_workers_and_generators(model, tmp_path):
     assert max(r["staleness"] for r in rows) <= 2
     partial = trainer._partial
     assert partial.started == sum(r["groups"] * 4 for r in rows) + partial.dropped + partial.paused_episodes
+
+
+def test_a_killed_actor_is_replaced_and_its_shard_sampled_again_the_same(policy):
+    """The shard seed depends on the shard's position, not on the actor, so the replacement returns
+    what the killed actor would have; it is loaded with the call's version before it samples."""
+    from assay.trainer.ray_backend.generators import GeneratorLost
+
+    model, tok = policy
+    prompts, params = prompts_for(tok), SamplingParams(max_new_tokens=6, seed=11)
+    gens = ray_generators(model, tok, 2, retries=1)
+    try:
+        update_once(model, tok)
+        gens.sync(model, 1)
+        expected = gens.generate(prompts, params)
+        dead = gens.actors[1]
+        ray.kill(dead)
+        assert gens.generate(prompts, params) == expected
+        assert gens.replaced == 1 and gens.actors[1] is not dead and gens.held_versions() == [1, 1]
+        # a replacement that dies too uses up the retries: the call fails with a clear error
+        gens._new_actor, build = (lambda i: _killed(build(i))), gens._new_actor
+        ray.kill(gens.actors[1])
+        with pytest.raises(GeneratorLost, match="generator actor 1 died, and so did the 1 replacement"):
+            gens.generate(prompts, params)
+    finally:
+        gens.close()
+
+
+def _killed(actor):
+    ray.kill(actor)
+    return actor

@@ -25,12 +25,17 @@ generator keeps only a seed's low 32 bits, so those shards drew identical sample
 caught it). With no seed, each actor draws from its own torch stream, seeded at start from
 ``seed + actor index``.
 
-Not covered: an actor that dies is not replaced (the error reaches the trainer); shards are
-contiguous and equal in size, not balanced by prompt length.
+An actor that dies (its process killed, its node lost) is replaced: a new actor is built, loaded
+with the version the call asked for, and sent the dead one's shard again, up to ``retries`` times
+per shard and call. The shard's seed depends on its position only, so the samples are the ones the
+dead actor would have returned (with ``params.seed`` set). ``replaced`` counts the replacements.
+
+Not covered: shards are contiguous and equal in size, not balanced by prompt length.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
@@ -47,6 +52,10 @@ SHARD_SEED_TAG = 0x5D  # shard seeds never equal HFGenerator's batch seeds mixed
 
 class StaleWeights(RuntimeError):
     """A generate call reached an actor holding another policy version than the one it asked for."""
+
+
+class GeneratorLost(RuntimeError):
+    """A shard's actor died, and so did every replacement it was given."""
 
 
 def shard_seed(seed: int | None, shard: int) -> int | None:
@@ -115,15 +124,18 @@ class RayGenerators:
     docstring for sync, versions and seeds). ``version`` names the weights ``policy`` has now."""
 
     def __init__(self, policy, tokenizer, num_actors: int, *, version: int = 0, batch_size: int = 64, seed: int = 0,
-                 num_cpus: float = 0.5, num_gpus: float = 0, torch_threads: int | None = None):
+                 num_cpus: float = 0.5, num_gpus: float = 0, torch_threads: int | None = None, retries: int = 2):
         if num_actors < 1:
             raise ValueError(f"num_actors must be >= 1, got {num_actors}")
         self.ray = require_ray()
         actor = self.ray.remote(GeneratorWorker).options(num_cpus=num_cpus, num_gpus=num_gpus)
         dtype = next(policy.parameters()).dtype
         device = "cuda" if num_gpus else "cpu"
-        self.actors = [actor.remote(policy.config, policy.generation_config, tokenizer, batch_size, seed + i, device, dtype,
-                                    torch_threads) for i in range(num_actors)]
+        config, generation_config = policy.config, policy.generation_config  # not the policy: the closure outlives it
+        self._new_actor = lambda i: actor.remote(config, generation_config, tokenizer, batch_size, seed + i, device, dtype,
+                                                 torch_threads)
+        self.actors = [self._new_actor(i) for i in range(num_actors)]
+        self.retries, self.replaced = retries, 0
         self.held: list[int | None] = [None] * num_actors  # version each actor holds, or will once its queued load runs
         self._loads: list[Any] = [None] * num_actors  # each actor's latest load call (its errors surface on the next generate)
         self._lock = threading.Lock()  # submission order is the order actors run calls in
@@ -161,14 +173,44 @@ class RayGenerators:
         size = -(-len(prompts) // len(self.actors))
         shards = [list(map(list, prompts[i : i + size])) for i in range(0, len(prompts), size)]
         with self._lock:
-            calls = []
-            for i, shard in enumerate(shards):
-                if self.held[i] != version:
-                    self._load(i, version, ref)
-                calls.append(self.actors[i].generate.remote(shard, replace(params, seed=shard_seed(params.seed, i)), version))
-            loads = [self._loads[i] for i in range(len(shards))]
-        self.ray.get(loads)  # a failed load raises here, with its own message
-        return [g for part in self.ray.get(calls) for g in part]
+            sent = [self._send(i, shard, version, ref, params) for i, shard in enumerate(shards)]
+        return [g for i, shard in enumerate(shards) for g in self._collect(i, shard, sent[i], version, ref, params)]
+
+    def _send(self, i: int, shard: list, version: int, ref, params: SamplingParams) -> tuple:
+        """Shard ``i`` to actor ``i``, loading ``version`` first if the actor holds another (call with
+        the lock held). Returns ``(actor, its load, the generate call)``."""
+        if self.held[i] != version:
+            self._load(i, version, ref)
+        actor = self.actors[i]
+        return actor, self._loads[i], actor.generate.remote(shard, replace(params, seed=shard_seed(params.seed, i)), version)
+
+    def _collect(self, i: int, shard: list, sent: tuple, version: int, ref, params: SamplingParams) -> list[Generation]:
+        """Shard ``i``'s generations; a dead actor is replaced and the shard sent again."""
+        replacements = 0
+        while True:
+            actor, load, call = sent
+            try:
+                self.ray.get(load)  # a failed load raises here, with its own message
+                return self.ray.get(call)
+            except self.ray.exceptions.RayActorError as e:
+                if replacements == self.retries:
+                    raise GeneratorLost(f"generator actor {i} died, and so did the {replacements} replacement(s) it "
+                                        f"was given (retries={self.retries}): {e}") from e
+                replacements += 1
+                with self._lock:
+                    self._replace(i, actor)
+                    sent = self._send(i, shard, version, ref, params)
+
+    def _replace(self, i: int, dead) -> None:
+        """A new actor ``i`` in place of ``dead``, unless another caller already replaced it (call with
+        the lock held). It holds no weights until its first load."""
+        if self.actors[i] is not dead:
+            return
+        with contextlib.suppress(Exception):  # dead already, or its node gone
+            self.ray.kill(dead)
+        self.actors[i] = self._new_actor(i)
+        self.held[i], self._loads[i] = None, None
+        self.replaced += 1
 
     def _load(self, i: int, version: int, ref) -> None:
         self._loads[i] = self.actors[i].load.remote(ref, version)
@@ -207,4 +249,5 @@ def generators_from_config(cfg, policy, tokenizer, version: int) -> RayGenerator
     connect(cfg.ray_address)
     on_gpu = next(policy.parameters()).device.type == "cuda"
     return RayGenerators(policy, tokenizer, cfg.ray_generators, version=version, batch_size=cfg.generation_batch_size,
-                         seed=cfg.seed, num_gpus=1 if on_gpu else 0, torch_threads=None if on_gpu else torch.get_num_threads())
+                         seed=cfg.seed, num_gpus=1 if on_gpu else 0, torch_threads=None if on_gpu else torch.get_num_threads(),
+                         retries=cfg.worker_retries)
