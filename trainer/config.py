@@ -26,7 +26,7 @@ ALGORITHMS = {
 ERROR_POLICIES = ("drop", "zero")
 
 
-RESUMABLE_CHANGES = ("run_dir", "steps", "max_wall_s", "save_every", "keep_checkpoints", "eval_every", "eval_size",
+RESUMABLE_CHANGES = ("run_dir", "steps", "max_wall_s", "save_every", "keep_checkpoints", "keep_best", "eval_every", "eval_size",
                      "device", "micro_batch_size", "generation_batch_size", "ray_address", "ray_workers",
                      "step_timeout_s", "worker_retries", "generator_url", "lr", "max_grad_norm")
 """Settings ``--resume`` may change: where the run lives, how long it runs and how it checkpoints and
@@ -158,6 +158,9 @@ class GRPOConfig:
     """Held-out accuracy every this many steps (greedy decoding)."""
     eval_size: int = 64
     """Held-out tasks in each evaluation (drawn with seeds disjoint from training)."""
+    keep_best: bool = False
+    """Also keep the policy of the best held-out evaluation so far (highest eval_accuracy after step 0; a tie
+    keeps the earlier) in run_dir/best: a Hugging Face directory, with best.json giving its step and accuracy."""
 
     # --- scale: the Ray backend and asynchronous rollouts (assay.trainer.ray_backend) --------------
     backend: str = "local"

@@ -32,7 +32,7 @@ from assay.trainer.generators.openai import OpenAIGenerator
 from assay.trainer.policy import load_policy
 from assay.trainer.progress import StepProgress
 from assay.trainer.rollout import LocalEnvRunner, run_episodes
-from assay.trainer.run_state import RunDir, derive_seed, resume_point, rng_state, set_rng_state
+from assay.trainer.run_state import BestModel, RunDir, derive_seed, resume_point, rng_state, set_rng_state
 from assay.trainer.schedule import lr_at
 from assay.trainer.update import TrainingDiverged, World, policy_update
 from assay.types import Task, Trajectory
@@ -83,6 +83,7 @@ class GRPOTrainer:
                 self.run.truncate_metrics(self.step)
         elif self.world.rank == 0:
             shutil.rmtree(self.run.path / "tb", ignore_errors=True)  # events of a run that left no checkpoint
+        self._best = BestModel(self.run, "eval_accuracy") if config.keep_best and self.world.rank == 0 else None
         # episodes paused at the checkpoint are not in it (their envs lived in the runner): counted, then gone
         self._dropped_on_resume = state.get("paused_episodes", 0) if checkpoint is not None else 0
         if config.ray_generators:
@@ -173,6 +174,8 @@ class GRPOTrainer:
         last = self.step == self.cfg.steps or self._out_of_time()
         if self.step % self.cfg.eval_every == 0 or last:
             history.append(self.evaluate())
+            if self._best is not None:
+                self._best.offer(history[-1], self._save_model)
         if self.step % self.cfg.save_every == 0 or last:
             self.save()
 
@@ -302,6 +305,10 @@ class GRPOTrainer:
                  "paused_episodes": self._partial.paused_episodes if self._partial is not None else 0,
                  "learned_rewards": self.learned.state() if self.learned is not None else None}
         return self.run.save(self.step, self.policy, self.tokenizer, state, tag=tag, keep=self.cfg.keep_checkpoints)
+
+    def _save_model(self, folder: Path) -> None:
+        self.policy.save_pretrained(folder)
+        self.tokenizer.save_pretrained(folder)
 
     def _resume_from_text(self) -> str:
         latest = self.run.latest()

@@ -35,7 +35,7 @@ from assay.protocols import Prefix, Step
 from assay.trainer import rm_data, rm_eval
 from assay.trainer.progress import StepProgress
 from assay.trainer.rm_losses import bradley_terry_loss, implicit_prm_loss, step_bce_loss
-from assay.trainer.run_state import RunDir, resume_point, rng_state, set_rng_state
+from assay.trainer.run_state import BestModel, RunDir, resume_point, rng_state, set_rng_state
 from assay.trainer.schedule import LR_SCHEDULES, lr_at
 from assay.verifiers.learned.loading import RM_KINDS, RM_META_FILE
 from assay.verifiers.learned.tokens import encode_prefix, final_hidden, pad_batch, pad_id
@@ -99,6 +99,10 @@ class RMConfig:
     adapters with lora_rank, else the whole model), the head, the optimiser and EMA state, and the RNGs."""
     keep_checkpoints: int = 0
     """Keep only the newest this many checkpoints, deleting older ones as new ones land (0: keep all)."""
+    keep_best: bool = False
+    """Also keep the reward model of the best held-out evaluation so far (needs eval_data; the kind's accuracy:
+    pairwise, step or outcome; after step 0, a tie keeps the earlier) in out/best, in the same format as out,
+    with best.json giving its step and score."""
 
     def __post_init__(self) -> None:
         from assay.config import ConfigError
@@ -148,6 +152,10 @@ def train_reward_model(cfg: RMConfig, train=None, held_out=None, log=print, resu
         from assay.errors import AssayError
 
         raise AssayError(f"no training examples in {cfg.data}")
+    if cfg.keep_best and not held_out:
+        from assay.errors import AssayError
+
+        raise AssayError("keep_best needs held-out data to pick the best model: pass eval_data=FILE")
     model, tokenizer = _base_model(cfg)
     head = torch.nn.Linear(model.config.hidden_size, 1) if cfg.kind != "implicit" else None
     ref = copy.deepcopy(model).eval().requires_grad_(False) if cfg.kind == "implicit" else None
@@ -166,6 +174,7 @@ def train_reward_model(cfg: RMConfig, train=None, held_out=None, log=print, resu
         del state  # its copies of the weights would otherwise stay in memory all run
         run.truncate_metrics(done)  # rows logged after the checkpoint are logged again as the steps repeat
         log(f"rm resumed from step {done}")
+    best = BestModel(run, BEST_METRIC[cfg.kind]) if cfg.keep_best else None
     started = time.perf_counter() - elapsed_s
     model.train()
     with StepProgress(cfg.steps, done, enabled=progress) as bar:
@@ -191,6 +200,8 @@ def train_reward_model(cfg: RMConfig, train=None, held_out=None, log=print, resu
                 if held_out:
                     with ema.swapped() if ema is not None else contextlib.nullcontext():
                         row.update(_evaluate(cfg, model, tokenizer, head, ref, held_out))
+                        if best is not None:  # the weights evaluated (averaged, with ema) are the ones kept
+                            best.offer(row, lambda folder: _save(folder, cfg, _merged_copy(model, adapted), tokenizer, head, ref))
                 _record(run, history, row, log)
             bar.update(step, _headline(loss_value, history))
             if cfg.save_every and step % cfg.save_every == 0:  # no model directory: the state holds the trainable tensors
@@ -201,7 +212,7 @@ def train_reward_model(cfg: RMConfig, train=None, held_out=None, log=print, resu
         ema.copy_to_params()  # the averaged weights are the model
     if adapted is not None:
         model = adapted.merge_and_unload()  # W + scale * B A: plain linear layers again
-    return _save(cfg, model, tokenizer, head, ref), history
+    return _save(Path(cfg.out), cfg, model, tokenizer, head, ref), history
 
 
 class WeightAverage:
@@ -321,7 +332,10 @@ def _evaluate(cfg: RMConfig, model, tokenizer, head, ref, held_out) -> dict:
 
 
 # ------------------------------------------------------------------------------ checkpoints
-RESUMABLE_CHANGES = ("out", "save_every", "keep_checkpoints")
+BEST_METRIC = {"orm": "pairwise_accuracy", "prm": "step_accuracy", "implicit": "outcome_accuracy"}
+"""What ``keep_best`` ranks evaluations by, per kind (``assay.trainer.rm_eval``)."""
+
+RESUMABLE_CHANGES = ("out", "save_every", "keep_checkpoints", "keep_best")
 """Settings a resumed run may change: where the run lives (moved) and how it checkpoints."""
 
 
@@ -386,8 +400,13 @@ def _with_lora(model, cfg: RMConfig):
         return get_peft_model(model, config)
 
 
-def _save(cfg: RMConfig, model, tokenizer, head, ref) -> Path:
-    out = Path(cfg.out)
+def _merged_copy(model, adapted):
+    """The model as it would be saved now, leaving the one in training untouched: with LoRA, a copy
+    with the adapters merged in (merging in place and back would not restore the weights exactly)."""
+    return model if adapted is None else copy.deepcopy(adapted).merge_and_unload()
+
+
+def _save(out: Path, cfg: RMConfig, model, tokenizer, head, ref) -> Path:
     meta = {"kind": cfg.kind, "base_model": cfg.model, "config": asdict(cfg)}
     if head is not None:
         from assay.verifiers.learned.prm import ValueHeadPRM

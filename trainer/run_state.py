@@ -8,6 +8,7 @@ Layout::
     run_dir/checkpoints/step_000010/ model (Hugging Face format, or inside the state) + trainer_state.pt
     run_dir/checkpoints/latest       name of the newest complete checkpoint
     run_dir/checkpoints/step_000013-diverged/  a tagged checkpoint: kept, never ``latest``, never pruned
+    run_dir/best/                    with keep_best: the model of the best held-out evaluation + best.json
 
 A checkpoint is written to a temporary folder and renamed into place, and ``latest`` is replaced
 atomically, so a SIGKILL at any moment leaves the previous checkpoint intact. On resume, metric
@@ -34,7 +35,7 @@ import torch
 
 from assay.trainer.seeds import derive_seed
 
-__all__ = ["RunDir", "derive_seed", "resume_point", "rng_state", "set_rng_state"]
+__all__ = ["BestModel", "RunDir", "derive_seed", "resume_point", "rng_state", "set_rng_state"]
 
 
 def rng_state() -> dict:
@@ -110,6 +111,11 @@ class RunDir:
     def load_state(self, checkpoint: Path) -> dict:
         return torch.load(checkpoint / "trainer_state.pt", weights_only=False)
 
+    @property
+    def best(self) -> Path:
+        """Where ``BestModel`` keeps the model of the best evaluation."""
+        return self.path / "best"
+
     # -- metrics ----------------------------------------------------------------------------
     def log(self, row: dict) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
@@ -164,6 +170,7 @@ def resume_point(run: RunDir, config: dict[str, Any], resume: bool, may_change: 
         if resume:
             log(f"assay: nothing to resume in {run.checkpoints} (no checkpoint); starting from step 0")
         run.metrics_path.unlink(missing_ok=True)  # rows of a run that left no checkpoint: it starts over
+        shutil.rmtree(run.best, ignore_errors=True)  # and so does its best model
         return None, None
     if not resume:
         raise AssayError(f"{run.path} holds an earlier run (checkpoint {checkpoint.name}): pass --resume to continue it, "
@@ -176,3 +183,51 @@ def resume_point(run: RunDir, config: dict[str, Any], resume: bool, may_change: 
         raise AssayError(f"cannot resume {checkpoint} with other settings ({', '.join(changed)}): resume with the settings "
                          f"it was started with, or start a new run in another {dir_field}{from_weights}")
     return checkpoint, state
+
+
+class BestModel:
+    """Keeps the model of a run's best held-out evaluation in ``run_dir/best`` (``keep_best``), with
+    ``best.json`` saying its step and score. The untrained model (step 0) is never the best: the
+    folder holds a trained state. Ties keep the earlier model.
+
+    The best so far is read from the run's metric rows, so a resumed run (whose rows were cut back
+    to its checkpoint) compares with what it logged up to its checkpoint. A best saved after the
+    checkpoint stays until the resumed run beats those rows; a deterministic run does so at the same
+    step with the same model. The folder is written beside its final
+    place and swapped in, so a kill leaves the previous best (or, between the two renames, the
+    new one under ``.best.tmp``)."""
+
+    def __init__(self, run: RunDir, metric: str):
+        self.run, self.metric = run, metric
+        self.value = max((r[metric] for r in run.rows() if r.get("step", 0) > 0 and isinstance(r.get(metric), (int, float))),
+                         default=None)
+
+    @staticmethod
+    def summary(run: RunDir) -> str | None:
+        """One line on the kept best model (``None`` when there is none), for the end of a run."""
+        try:
+            kept = json.loads((run.best / "best.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return f"best: step {kept['step']}, {kept['metric']} {kept['value']:.4f} ({run.best})"
+
+    def offer(self, row: dict, save: Callable[[Path], None]) -> bool:
+        """If ``row`` (an evaluation's metrics) beats every earlier one, ``save(folder)`` writes the
+        model into a fresh folder that then becomes ``run_dir/best``; returns whether it did."""
+        value = row.get(self.metric)
+        if value is None or row.get("step", 0) == 0 or (self.value is not None and value <= self.value):
+            return False
+        best = self.run.best
+        tmp, old = best.with_name(".best.tmp"), best.with_name(".best.old")
+        for stale in (tmp, old):
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        save(tmp)
+        (tmp / "best.json").write_text(json.dumps({"step": row["step"], "metric": self.metric, "value": value}) + "\n")
+        if best.exists():
+            os.replace(best, old)
+        os.replace(tmp, best)
+        shutil.rmtree(old, ignore_errors=True)
+        self.value = value
+        return True
+

@@ -32,12 +32,16 @@ def run(args: argparse.Namespace) -> int:
     from assay.trainer.config import GRPOConfig
     from assay.trainer.distributed import finish, init_from_env
     from assay.trainer.grpo import GRPOTrainer
+    from assay.trainer.run_state import BestModel, RunDir
 
     config = load(GRPOConfig, args.config, args.overrides)
     init_from_env()
     history = GRPOTrainer(config, resume=args.resume, progress=not args.no_progress).train()
     finish()  # on an error torchrun stops the other ranks; on success they leave together
     evals = [r["eval_accuracy"] for r in history if "eval_accuracy" in r]
-    if evals and int(os.environ.get("RANK", "0")) == 0:
-        print(f"held-out accuracy: {evals[0]:.2f} -> {evals[-1]:.2f}")
+    if int(os.environ.get("RANK", "0")) == 0:
+        if config.keep_best and (best := BestModel.summary(RunDir(config.run_dir))):
+            print(best)
+        if evals:
+            print(f"held-out accuracy: {evals[0]:.2f} -> {evals[-1]:.2f}")
     return 0

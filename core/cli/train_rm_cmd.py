@@ -32,9 +32,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from assay.config import load
     from assay.trainer.reward_model import RMConfig, train_reward_model
+    from assay.trainer.run_state import BestModel, RunDir
 
     overrides = list(args.overrides) + ([f"kind={args.kind}"] if args.kind else [])
     config = load(RMConfig, args.config, overrides)
     out, history = train_reward_model(config, resume=args.resume, progress=not args.no_progress)
     print(f"wrote {out}")
+    if config.keep_best and (best := BestModel.summary(RunDir(out))):
+        print(best)
     return 0

@@ -125,3 +125,17 @@ def test_resume_may_lower_the_learning_rate(model, tmp_path):
     saved = torch.load(tmp_path / "checkpoints" / "step_000003" / "trainer_state.pt", weights_only=False)
     assert saved["config"]["lr"] == 5e-5  # a later --resume compares against the settings now in force
 
+
+
+def test_keep_best_keeps_the_policy_of_the_best_evaluation(model, tmp_path):
+    """run_dir/best holds the weights of the earliest best evaluation after step 0: the same tensors
+    as that step's checkpoint."""
+    GRPOTrainer(small_config(model, tmp_path, steps=4, keep_best=True, eval_size=4, lr=1e-2), progress=False).train()
+    scores = [(r["step"], r["eval_accuracy"]) for r in rows(tmp_path) if "eval_accuracy" in r and r["step"] > 0]
+    top = max(v for _, v in scores)
+    step = next(s for s, v in scores if v == top)
+    assert json.loads((tmp_path / "best" / "best.json").read_text()) == {"step": step, "metric": "eval_accuracy", "value": top}
+    best = load_file(tmp_path / "best" / "model.safetensors")
+    at_step = load_file(tmp_path / "checkpoints" / f"step_{step:06d}" / "model.safetensors")
+    assert best.keys() == at_step.keys() and all(torch.equal(best[k], at_step[k]) for k in best)
+    assert (tmp_path / "best" / "tokenizer_config.json").exists()

@@ -2,6 +2,8 @@
 exactly the positions the scorers read, it learns, and the checkpoints are standard Hugging Face
 directories that the scorers load back with identical scores."""
 
+import json
+
 import pytest
 import torch
 
@@ -258,3 +260,33 @@ def test_lora_trains_adapters_only_and_saves_a_plain_merged_checkpoint(tmp_path)
     assert sum(c > r for c, r in zip(chosen, rejected)) / len(pairs) == history[-1]["pairwise_accuracy"]
     with pytest.raises(Exception, match="lora_rank and lora_alpha must be >= 0"):
         RMConfig(data="x", lora_rank=-1)
+
+
+def test_keep_best_keeps_the_model_of_the_best_evaluation(tmp_path):
+    """With LoRA and an EMA (the saved model is a merged copy of the averaged weights): out/best
+    scores the held-out pairs exactly as its evaluation did, it is the earliest of the best
+    evaluations, and keeping it leaves the training run and its final model unchanged."""
+    from safetensors.torch import load_file
+
+    from assay.errors import AssayError
+    from assay.trainer.rm_eval import pairwise_accuracy
+
+    train, held = rm_data.arithmetic_preferences(32, seed=0), rm_data.arithmetic_preferences(24, seed=1, held_out=True)
+    settings = dict(kind="orm", data="(given)", steps=40, batch_size=4, lr=3e-2, tiny_hidden=32, lora_rank=4, ema=0.8, seed=1)
+    out, history = train_reward_model(RMConfig(out=str(tmp_path / "kept"), keep_best=True, **settings), train, held,
+                                      log=lambda _: None, progress=False)
+    plain, plain_history = train_reward_model(RMConfig(out=str(tmp_path / "plain"), **settings), train, held,
+                                              log=lambda _: None, progress=False)
+    scores = [(r["step"], r["pairwise_accuracy"]) for r in history if r["step"] > 0]
+    top = max(v for _, v in scores)
+    first_top = next(s for s, v in scores if v == top)
+    assert json.loads((out / "best" / "best.json").read_text()) == {"step": first_top, "metric": "pairwise_accuracy", "value": top}
+    assert first_top != scores[-1][0] and top > scores[-1][1]  # these settings peak before the end: the check means something
+    assert pairwise_accuracy(ValueHeadORM.from_pretrained(out / "best"), held)["pairwise_accuracy"] == top
+    untimed = [[{k: v for k, v in r.items() if k != "elapsed_s"} for r in rows] for rows in (history, plain_history)]
+    assert untimed[0] == untimed[1]
+    for name in ("model.safetensors", "value_head.safetensors"):
+        a, b = load_file(out / name), load_file(plain / name)
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+    with pytest.raises(AssayError, match="keep_best needs held-out data"):
+        train_reward_model(RMConfig(out=str(tmp_path / "none"), keep_best=True, **settings), train, log=lambda _: None)

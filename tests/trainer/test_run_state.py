@@ -1,12 +1,15 @@
 """The run directory's checkpoints (tagged ones kept aside, old ones pruned) and ``resume_point``,
-the one rule by which every trainer starts in an existing run directory."""
+the one rule by which every trainer starts in an existing run directory, and the best model kept
+beside them (``BestModel``)."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
 from assay.errors import AssayError
-from assay.trainer.run_state import RunDir, resume_point
+from assay.trainer.run_state import BestModel, RunDir, resume_point
 
 MAY_CHANGE = ("out", "save_every")
 
@@ -101,3 +104,44 @@ def test_resume_refuses_other_settings_and_names_each(tmp_path):
     saved(run, 2, {"lr": 1.0, "seed": 0, "out": "a"})
     with pytest.raises(AssayError, match=r"with other settings \(lr 1.0 -> 2.0, seed 0 -> 1\)"):
         resume_point(run, {"lr": 2.0, "seed": 1, "out": "a"}, True, MAY_CHANGE, "run_dir")
+
+
+def offer(best: BestModel, step: int, value: float) -> bool:
+    def save(folder):
+        (folder / "model.txt").write_text(f"step {step}")
+
+    return best.offer({"step": step, "acc": value}, save)
+
+
+def kept(run: RunDir) -> tuple[dict, str]:
+    return json.loads((run.best / "best.json").read_text()), (run.best / "model.txt").read_text()
+
+
+def test_the_best_model_is_the_highest_evaluation_after_step_zero_and_the_earlier_on_a_tie(tmp_path):
+    run = RunDir(tmp_path)
+    best = BestModel(run, "acc")
+    assert not offer(best, 0, 0.9) and not run.best.exists()  # the untrained model is never kept
+    assert offer(best, 1, 0.5) and kept(run) == ({"step": 1, "metric": "acc", "value": 0.5}, "step 1")
+    assert not offer(best, 2, 0.5)  # a tie keeps the earlier
+    assert offer(best, 3, 0.7) and kept(run) == ({"step": 3, "metric": "acc", "value": 0.7}, "step 3")
+    assert not offer(best, 4, 0.6) and kept(run)[1] == "step 3"
+    assert not best.offer({"step": 5, "loss": 0.1}, lambda folder: None)  # a row without the metric
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best"]  # no temporary folder left behind
+    assert BestModel.summary(run) == f"best: step 3, acc 0.7000 ({run.best})"
+    assert BestModel.summary(RunDir(tmp_path / "empty")) is None
+
+
+def test_a_resumed_run_compares_with_the_rows_it_logged(tmp_path):
+    run = RunDir(tmp_path)
+    for row in ({"step": 0, "acc": 0.95}, {"step": 10, "acc": 0.6}, {"step": 10, "loss": 1.0}, {"step": 20, "acc": 0.8}):
+        run.log(row)
+    best = BestModel(run, "acc")
+    assert best.value == 0.8  # step 0 does not count
+    assert not offer(best, 30, 0.8) and offer(best, 40, 0.81)
+
+
+def test_starting_over_deletes_the_best_model_of_a_run_that_left_no_checkpoint(tmp_path):
+    run = RunDir(tmp_path)
+    offer(BestModel(run, "acc"), 1, 0.5)
+    assert resume_point(run, {}, False, MAY_CHANGE, "out", log=lambda _: None) == (None, None)
+    assert not run.best.exists()
