@@ -79,6 +79,13 @@ class Meter:
             return 0
         return float("inf") if self.budget.steps is None else self.budget.steps - self.steps
 
+    def used(self) -> float:
+        """Share of the budget spent, 0 to 1: the largest share among its limits (progress display)."""
+        b = self.budget
+        shares = [spent / limit for spent, limit in ((self.steps, b.steps), (self.tokens, b.tokens),
+                                                     (self.scorer_calls, b.scorer_calls)) if limit is not None]
+        return min(1.0, max(shares))
+
     @property
     def exhausted(self) -> bool:
         b = self.budget

@@ -25,7 +25,7 @@ SELECTIONS = ("weighted", "majority", "best")
 class Session:
     def __init__(self, tasks: Sequence[Task], policy: Policy, scorer: Scorer | None, budget: Budget,
                  aggregation: str = "last", verifier: Verifier | None = None, answer: AnswerFn = final_answer,
-                 equivalence: str = "auto"):
+                 equivalence: str = "auto", on_spend: Callable[[Sequence[Meter]], None] | None = None):
         if not isinstance(budget, Budget):
             raise TypeError(f"budget must be an assay.search.Budget, got {type(budget).__name__}")
         if equivalence not in ("auto", "exact", "verifier"):
@@ -38,6 +38,7 @@ class Session:
         self.answer_fn = answer
         self.use_verifier_equivalence = verifier is not None and equivalence != "exact"
         self.meters = [Meter(budget) for _ in self.tasks]
+        self.on_spend = on_spend  # told the meters after every charge (a progress bar)
         self._scores: dict[tuple, list[float]] = {}
         self._values: dict[tuple, float] = {}  # aggregated scores, by prefix key
 
@@ -68,6 +69,11 @@ class Session:
             tally[1] += sum(s.n_tokens for s in new)
         for problem, (n, tokens) in steps.items():
             self.meters[problem].charge_generation(n, tokens)
+        self._spent()
+
+    def _spent(self) -> None:
+        if self.on_spend is not None:
+            self.on_spend(self.meters)
 
     def score(self, requests: Sequence[tuple[int, Prefix]]) -> list[list[float]]:
         """Step scores of each prefix; uncached prefixes go to the scorer in one call."""
@@ -90,6 +96,7 @@ class Session:
                 per_problem[problem] = per_problem.get(problem, 0) + 1
             for problem, n in per_problem.items():
                 self.meters[problem].charge_scoring(n)
+            self._spent()
         return [self._scores[p.key] for _, p in requests]
 
     def values(self, requests: Sequence[tuple[int, Prefix]]) -> list[float]:

@@ -38,6 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-new-tokens", type=int, default=48, help="tokens per step of a model policy")
     p.add_argument("--step-accuracy", type=float, default=0.8, help="toy policy: probability a step is right")
     p.add_argument("--output", help="write one JSON line per task (answer, passed, cost) here")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
     p.add_argument("--backend", default="local", choices=["local", "ray"],
                    help="ray: the scorer's batches are split over Ray actors (the policy stays here)")
     p.add_argument("--ray-address", default=None, help="Ray cluster to join (default: start a local one)")
@@ -165,15 +166,44 @@ def run(args: argparse.Namespace) -> int:
     if answer is not None:
         kwargs.update(answer=answer, equivalence="exact")
     try:
-        results = strategy.search(tasks, policy, scorer, **kwargs)
+        with BudgetProgress(len(tasks), enabled=not args.no_progress) as bar:
+            results = strategy.search(tasks, policy, scorer, on_spend=bar.update, **kwargs)
     except ValueError as e:
         raise AssayError(str(e)) from None
     wall = time.perf_counter() - start
-    _report(args, results, wall)
+    _report(args, results, wall, budget)
     return 0
 
 
-def _report(args, results, wall: float) -> None:
+class BudgetProgress:
+    """A rich bar over the budget the problems have spent (each problem's share of its own budget,
+    summed: the bar is full when every problem has spent all of it). A strategy that finishes early
+    stops short of full; the bar closes where it stands."""
+
+    def __init__(self, problems: int, enabled: bool):
+        self.problems, self.enabled = problems, enabled
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn("search: budget spent"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+                                TextColumn("{task.fields[calls]} policy calls"))
+            self.bar.__enter__()
+            self.task = self.bar.add_task("search", total=self.problems, calls=0)
+        return self
+
+    def update(self, meters) -> None:
+        if self.enabled:
+            calls = max((m.generator_calls for m in meters), default=0)
+            self.bar.update(self.task, completed=sum(m.used() for m in meters), calls=calls)
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self.bar.__exit__(*exc)
+
+
+def _report(args, results, wall: float, budget) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -191,6 +221,12 @@ def _report(args, results, wall: float) -> None:
     table.add_row("stopped by budget", f"{sum(r.stopped == 'budget' for r in results)}/{n}")
     table.add_row("wall seconds", f"{wall:.2f}")
     Console().print(table)
+    over = [(name, mean([getattr(r.cost, name) for r in results]), limit)
+            for name, limit in (("steps", budget.steps), ("tokens", budget.tokens), ("scorer_calls", budget.scorer_calls))
+            if limit is not None and max(getattr(r.cost, name) for r in results) > limit]
+    for name, spent, limit in over:
+        print(f"note: some tasks spent more {name} than the budget of {limit} (mean {spent:.1f}): the round that "
+              f"crosses a limit is charged in full{' (best_of_n and majority sample all n at once: lower -o n=)' if args.strategy in ('best_of_n', 'majority') else ''}")
     unanswered = sum(r.answer is None and r.stopped == "budget" for r in results)
     if unanswered:
         print(f"note: {unanswered} of {n} tasks ran out of budget before any solution finished; "

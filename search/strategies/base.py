@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from assay.protocols import Policy, Scorer, Verifier
 from assay.search.answers import final_answer
-from assay.search.budget import Budget
+from assay.search.budget import Budget, Meter
 from assay.search.result import SearchResult
 from assay.search.session import SELECTIONS, AnswerFn, Session
 from assay.types import Task
@@ -31,7 +31,8 @@ class Strategy:
 
     ``verifier`` (optional) judges the chosen answer (the result's Verdict) and, with
     ``equivalence="auto"``, groups answers for votes; ``answer`` extracts a final answer from a
-    finished trajectory's text.
+    finished trajectory's text. ``on_spend`` is called with the problems' ``Meter``s after every
+    policy and scorer call (``Meter.used`` gives each one's share of its budget: a progress bar).
     """
 
     name = "strategy"
@@ -39,13 +40,13 @@ class Strategy:
 
     def search(self, tasks: Sequence[Task], policy: Policy, scorer: Scorer | None = None, *, budget: Budget,
                verifier: Verifier | None = None, answer: AnswerFn = final_answer,
-               equivalence: str = "auto") -> list[SearchResult]:
+               equivalence: str = "auto", on_spend: Callable[[Sequence[Meter]], None] | None = None) -> list[SearchResult]:
         if isinstance(tasks, Task):
             raise TypeError("search takes a list of tasks; wrap a single task as [task]")
         if self.needs_scorer and scorer is None:
             raise ValueError(f"{type(self).__name__} needs a scorer (a PRM, an ensemble, or VerifierScorer)")
         session = Session(tasks, policy, scorer, budget, getattr(self, "aggregation", "last"), verifier, answer,
-                          equivalence)
+                          equivalence, on_spend)
         return self.run(session)
 
     def run(self, session: Session) -> list[SearchResult]:  # pragma: no cover - abstract

@@ -35,3 +35,12 @@ def test_unlimited_resources_report_infinite_room():
     assert meter.steps_left() == float("inf")
     meter.charge_generation(steps=1, tokens=1)
     assert meter.exhausted and meter.steps_left() == 0
+
+
+def test_used_is_the_largest_share_of_any_limit_and_at_most_one():
+    meter = Meter(Budget(steps=10, tokens=100))
+    assert meter.used() == 0.0
+    meter.charge_generation(steps=2, tokens=50)
+    assert meter.used() == 0.5  # tokens bind first
+    meter.charge_generation(steps=20, tokens=0)
+    assert meter.used() == 1.0  # a round that crossed the limit still reads as full, not 2.2

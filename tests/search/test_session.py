@@ -51,3 +51,12 @@ def test_strategies_are_built_by_name_with_typed_options():
         make_strategy("greedy")
     with pytest.raises(ValueError, match="expected int"):
         make_strategy("best_of_n", {"n": "many"})
+
+
+def test_on_spend_hears_every_charge_with_each_problems_share_of_its_budget():
+    heard: list[list[float]] = []
+    BestOfN(n=2).search([task(0), task(1)], ScriptedPolicy(SCRIPT), TableScorer({"a\n": 0.3, "a\n\\boxed{7}": 0.9}),
+                        budget=Budget(steps=8, scorer_calls=1), on_spend=lambda meters: heard.append([m.used() for m in meters]))
+    # one policy call (2 solutions x 2 steps = 4 of 8 steps each), then one scorer call (the two solutions
+    # are one prefix, scored once: 1 of 1 scorer calls, full)
+    assert heard == [[0.5, 0.5], [1.0, 1.0]]
