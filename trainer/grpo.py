@@ -27,6 +27,7 @@ from assay.trainer.batch import collate
 from assay.trainer.config import RESUMABLE_CHANGES, GRPOConfig
 from assay.trainer.dense import learned_rewards
 from assay.trainer.distributed import resolve_device
+from assay.trainer.evaluation import EVAL_SEED_BASE, held_out_tasks
 from assay.trainer.generators.hf import HFGenerator
 from assay.trainer.generators.openai import OpenAIGenerator
 from assay.trainer.policy import load_policy
@@ -38,7 +39,6 @@ from assay.trainer.update import TrainingDiverged, World, policy_update
 from assay.types import Task, Trajectory
 from assay.verifiers import shaping
 
-EVAL_SEED_BASE = 10**9  # held-out tasks come from seeds no training step draws
 
 
 class GRPOTrainer:
@@ -283,9 +283,7 @@ class GRPOTrainer:
         cfg = self.cfg
         # the async rollout thread shares task_env and the env runner: take turns with it
         with self._async.lock if self._async is not None else contextlib.nullcontext():
-            tasks = []
-            for i in range(cfg.eval_size):
-                tasks.append(self.task_env.reset(seed=EVAL_SEED_BASE + i)[1]["task"])
+            tasks = held_out_tasks(self.task_env, cfg.eval_size)
             share = tasks[self.world.rank :: self.world.size]
             # paused episodes keep their envs in a shared (Ray) runner: evaluation resets other slots
             paused = self._partial.reserved_slots() if self._partial is not None and self._env_runner is not None else ()

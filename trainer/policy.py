@@ -31,6 +31,9 @@ def load_policy(model: str, work_dir: str | Path, seed: int = 0, dtype: torch.dt
     if not Path(model).exists():
         raise AssayError(f"model {model!r} is not a local directory; pass a Hugging Face model directory or 'tiny' "
                          "(run `assay pretrain-tiny` for a warm-started one)")
+    if not (Path(model) / "config.json").is_file():
+        raise AssayError(f"model {model!r} has no config.json, so it is not a Hugging Face model directory (a run "
+                         "directory keeps its models under checkpoints/ and best/)")
     policy = AutoModelForCausalLM.from_pretrained(model, dtype=dtype)
     # Loaded weights can sit at unaligned addresses inside the checkpoint's buffer (24 mod 64 bytes
     # for the tiny model here); CPU kernels then take other SIMD paths and round differently from any

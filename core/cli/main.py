@@ -12,7 +12,7 @@ from assay.errors import AssayError
 def build_parser() -> argparse.ArgumentParser:
     from assay.cli import (bench_cmd, demo_cmd, envs_cmd, plot_cmd, pretrain_cmd, rescore_cmd, sandbox_cmd, search_cmd,
                            serve_cmd, swe_cmd, train_cmd, try_cmd, verify_cmd)
-    from assay.cli import eval_rm_cmd, train_rm_cmd
+    from assay.cli import eval_cmd, eval_rm_cmd, train_rm_cmd
 
     parser = argparse.ArgumentParser(
         prog="assay",
@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"assay {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (envs_cmd, try_cmd, verify_cmd, rescore_cmd, demo_cmd, pretrain_cmd, train_cmd, plot_cmd, serve_cmd, bench_cmd,
+    for module in (envs_cmd, try_cmd, verify_cmd, rescore_cmd, demo_cmd, pretrain_cmd, train_cmd, eval_cmd, plot_cmd, serve_cmd, bench_cmd,
                    sandbox_cmd, search_cmd, swe_cmd, train_rm_cmd, eval_rm_cmd):
         module.add_parser(sub)
     return parser
@@ -34,7 +34,13 @@ def _version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # argparse hands a command's key=value overrides over only when they come before its options
+    # (``assay eval MODEL --samples 4 eval_size=100`` would be refused); take them from anywhere
+    if extra and isinstance(getattr(args, "overrides", None), list) and all("=" in x and not x.startswith("-") for x in extra):
+        args.overrides += extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command is None:
         parser.print_help()
         return 0

@@ -1,0 +1,128 @@
+"""``assay eval MODEL``: a policy's accuracy (and pass@k) on an environment's held-out tasks."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from assay.errors import AssayError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="evaluate a policy on an environment's held-out tasks (accuracy, pass@k)",
+        description="Run a policy on the held-out tasks the trainer evaluates on (the same seeds), through the "
+                    "trainer's rollout code, and report accuracy, pass@k, mean reward and response length. "
+                    "MODEL is a Hugging Face directory, a run directory (its latest checkpoint) or a folder "
+                    "inside one (best/, checkpoints/step_N); the run's config.yaml then supplies the settings "
+                    "(environment, turns, token limits) unless --config is given. key=value overrides are "
+                    "GRPOConfig fields (env_id, env_kwargs, max_turns, max_new_tokens, eval_size, generator_url, ...).",
+        epilog="examples: assay eval runs/grpo    assay eval runs/grpo/best --samples 8    "
+               "assay eval runs/tiny-sft env_id=assay/arithmetic-v0 'env_kwargs={difficulty: 2}' eval_size=200",
+    )
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--config", help="YAML file of GRPOConfig fields (default: the run's config.yaml, if MODEL is in a run)")
+    p.add_argument("--samples", type=int, default=1, help="episodes per task (pass@k for k up to this; default 1)")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="sampling temperature (default: greedy with one sample, the config's temperature with more)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (with a temperature)")
+    p.add_argument("--output", metavar="FILE.jsonl", help="write the trajectories here (assay rescore reads them)")
+    p.add_argument("overrides", nargs="*", metavar="key=value")
+    p.set_defaults(run=run)
+
+
+def resolve(model: str) -> tuple[str, Path | None]:
+    """``(model directory, the run's config.yaml or None)``: a run directory stands for its latest
+    checkpoint; a folder inside a run (``best``, ``checkpoints/step_N``) finds the run's config."""
+    path = Path(model)
+    if model == "tiny" or not path.is_dir():
+        return model, None
+    from assay.trainer.run_state import RunDir
+
+    if (path / "config.yaml").is_file() and not (path / "config.json").is_file():
+        latest = RunDir(path).latest()
+        if latest is None:
+            raise AssayError(f"{path} is a run directory without a checkpoint: pass a model directory, or train with "
+                             "save_every set")
+        return str(latest), path / "config.yaml"
+    for parent in (path.parent, path.parent.parent):
+        if (parent / "config.yaml").is_file() and not (parent / "config.json").is_file():
+            return model, parent / "config.yaml"
+    return model, None
+
+
+def run(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    import assay
+    from assay.config import load
+    from assay.protocols import SamplingParams
+    from assay.trainer.config import GRPOConfig
+    from assay.trainer.evaluation import EVAL_SEED_BASE, evaluate_policy, held_out_tasks
+
+    if args.samples < 1:
+        raise AssayError(f"--samples must be >= 1, got {args.samples}")
+    model, run_config = resolve(args.model)
+    config_path = args.config or (str(run_config) if run_config else None)
+    cfg = load(GRPOConfig, config_path, [*args.overrides, f"model={model}"])
+    if config_path:
+        print(f"settings from {config_path}")
+    temperature = args.temperature if args.temperature is not None else (0.0 if args.samples == 1 else cfg.temperature)
+    if args.samples > 1 and temperature == 0:
+        raise AssayError("--samples > 1 with greedy decoding repeats one episode: set --temperature (e.g. 1.0)")
+    generator, tokenizer = _generator(cfg)
+    task_env = assay.make(cfg.env_id, **cfg.env_kwargs)
+    tasks = held_out_tasks(task_env, cfg.eval_size)
+    params = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=temperature or 1.0, top_p=cfg.top_p,
+                            seed=args.seed if temperature else None)
+    if not temperature:
+        params = dataclasses.replace(params, temperature=0.0)
+    report, trajectories = evaluate_policy(generator, tokenizer, lambda: assay.make(cfg.env_id, **cfg.env_kwargs),
+                                           tasks, params, args.samples, cfg.max_turns, seed=EVAL_SEED_BASE)
+    _print(report, cfg, model, temperature)
+    if args.output:
+        from assay.serialization import write_jsonl
+
+        write_jsonl(args.output, trajectories)
+        print(f"wrote {len(trajectories)} trajectories to {args.output}")
+    return 0
+
+
+def _generator(cfg):
+    """The policy as the trainer would sample it: a server at generator_url, or the model here."""
+    if cfg.generator_url:
+        import os
+
+        from transformers import AutoTokenizer
+
+        from assay.trainer.generators.openai import OpenAIGenerator
+
+        if not Path(cfg.model).is_dir():
+            raise AssayError(f"with generator_url, MODEL must be the served model's directory (for its tokenizer), got {cfg.model!r}")
+        key = os.environ.get("ASSAY_GENERATOR_API_KEY", "EMPTY")
+        return (OpenAIGenerator(cfg.generator_url, OpenAIGenerator.served_model(cfg.generator_url, key), api_key=key),
+                AutoTokenizer.from_pretrained(cfg.model))
+    import tempfile
+
+    from assay.trainer.distributed import resolve_device
+    from assay.trainer.generators.hf import HFGenerator
+    from assay.trainer.policy import load_policy
+
+    policy, tokenizer = load_policy(cfg.model, tempfile.mkdtemp(prefix="assay-eval-"), cfg.seed)
+    policy.to(resolve_device(cfg.device)).eval()
+    return HFGenerator(policy, tokenizer, batch_size=cfg.generation_batch_size), tokenizer
+
+
+def _print(report, cfg, model: str, temperature: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    how = "greedy" if not temperature else f"temperature {temperature:g}"
+    print(f"{model} on {cfg.env_id} {cfg.env_kwargs or ''}, {how}, {report.tasks} held-out tasks")
+    table = Table()
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in report.rows():
+        table.add_row(name, value)
+    Console().print(table)

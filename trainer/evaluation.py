@@ -1,0 +1,77 @@
+"""A policy's accuracy on an environment's held-out tasks (``assay eval``).
+
+The tasks are the ones the trainer's evaluations use (``held_out_tasks``: seeds from
+``EVAL_SEED_BASE`` on, which no training step draws), and the episodes run through the trainer's
+own rollout code, so ``assay eval`` of a run's checkpoint under the run's settings gives the
+``eval_accuracy`` the run logged for it. With ``samples`` > 1 it also reports pass@k for k = 1, 2,
+4, ... up to ``samples``, with the unbiased estimator of Chen et al. 2021 (HumanEval):
+``pass@k = 1 - C(n - c, k) / C(n, k)`` per task (n samples, c of them correct), averaged over tasks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from math import comb
+
+from assay.protocols import Generator, SamplingParams
+from assay.trainer.rollout import run_episodes
+from assay.types import Task, Trajectory
+
+EVAL_SEED_BASE = 10**9  # held-out tasks come from seeds no training step draws
+
+
+def held_out_tasks(task_env, n: int) -> list[Task]:
+    """The first ``n`` held-out tasks of ``task_env`` (an assay environment): the same tasks for the
+    same environment settings, in every run and every evaluation."""
+    return [task_env.reset(seed=EVAL_SEED_BASE + i)[1]["task"] for i in range(n)]
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Probability that at least one of ``k`` samples drawn without replacement from ``n`` (``c``
+    of them correct) is correct."""
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError(f"pass_at_k needs 0 <= c <= n and 1 <= k <= n, got n={n}, c={c}, k={k}")
+    return 1.0 - comb(n - c, k) / comb(n, k)
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    """What ``evaluate_policy`` measured. ``accuracy`` is the share of all episodes that passed
+    (pass@1 when ``samples`` is 1, its estimate otherwise); ``errors`` counts episodes no verdict
+    could be reached for (an environment crash, a verifier error), which count as failed."""
+
+    tasks: int
+    samples: int
+    accuracy: float
+    pass_at: dict[int, float]
+    mean_reward: float
+    mean_response_tokens: float
+    errors: int
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(metric, value) pairs for a table."""
+        out = [("tasks", str(self.tasks)), ("samples per task", str(self.samples)), ("accuracy", f"{self.accuracy:.4f}")]
+        out += [(f"pass@{k}", f"{v:.4f}") for k, v in self.pass_at.items() if self.samples > 1]
+        out += [("mean reward", f"{self.mean_reward:.4f}"), ("response tokens", f"{self.mean_response_tokens:.1f}"),
+                ("episodes with errors", str(self.errors))]
+        return out
+
+
+def evaluate_policy(generator: Generator, tokenizer, make_env: Callable, tasks: Sequence[Task], params: SamplingParams,
+                    samples: int = 1, max_turns: int = 1, seed: int = EVAL_SEED_BASE) -> tuple[EvalReport, list[Trajectory]]:
+    """``samples`` episodes of every task (one batched generator call per turn); returns the report
+    and the trajectories, grouped by task in task order."""
+    if samples < 1 or not tasks:
+        raise ValueError(f"evaluate_policy needs tasks and samples >= 1, got {len(tasks)} tasks and samples={samples}")
+    trajectories = run_episodes(make_env, tasks, samples, generator, tokenizer, params, max_turns, seed=seed)
+    passed = [t.verdict is not None and t.verdict.passed for t in trajectories]
+    per_task = [sum(passed[i * samples:(i + 1) * samples]) for i in range(len(tasks))]
+    ks = sorted({k for k in (2 ** j for j in range(samples.bit_length())) if k <= samples} | {samples})
+    report = EvalReport(
+        tasks=len(tasks), samples=samples, accuracy=sum(passed) / len(passed),
+        pass_at={k: sum(pass_at_k(samples, c, k) for c in per_task) / len(tasks) for k in ks},
+        mean_reward=sum(t.reward for t in trajectories) / len(trajectories),
+        mean_response_tokens=sum(sum(t.loss_mask) for t in trajectories) / len(trajectories),
+        errors=sum(t.verdict is None or t.verdict.error is not None for t in trajectories))
+    return report, trajectories
