@@ -19,6 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         epilog=f"overrides (key=value, values parsed as YAML):\n{fields}\n\n"
                "example: assay pretrain-tiny out=runs/tiny-sft steps=300 'env_kwargs={difficulty: 1}'",
     )
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in out (none yet: start at step 0; see save_every)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
     p.add_argument("overrides", nargs="*", metavar="key=value")
     p.set_defaults(run=run)
 
@@ -28,5 +30,5 @@ def run(args: argparse.Namespace) -> int:
     from assay.trainer.sft import SFTConfig, pretrain_tiny
 
     config = load(SFTConfig, overrides=args.overrides)
-    print(f"wrote {pretrain_tiny(config)}")
+    print(f"wrote {pretrain_tiny(config, resume=args.resume, progress=not args.no_progress)}")
     return 0
