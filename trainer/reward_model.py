@@ -87,6 +87,9 @@ class RMConfig:
     (bench/results/reward_models.md)."""
     lora_alpha: float = 0.0
     """LoRA scale numerator (the update is lora_alpha / lora_rank * B A); 0 means 2 * lora_rank."""
+    lora_targets: str = "all-linear"
+    """Layers that get adapters: all-linear (every linear layer of the trunk) or comma-separated module names,
+    e.g. q_proj,k_proj,v_proj,o_proj for attention only (peft's target_modules)."""
     beta: float = 0.05
     """PRIME's beta (implicit): the implicit reward is beta * log pi / pi_ref."""
     split: str = "train"
@@ -121,6 +124,8 @@ class RMConfig:
             raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if not 0 <= self.ema < 1:
             raise ConfigError(f"ema must be in [0, 1) (0 disables, 0.99 is typical), got {self.ema}")
+        if not self.lora_targets.strip(" ,"):
+            raise ConfigError("lora_targets is empty: all-linear, or module names such as q_proj,v_proj")
         if self.lora_rank < 0 or self.lora_alpha < 0:
             raise ConfigError(f"lora_rank and lora_alpha must be >= 0 (0: off / 2 * rank), got {self.lora_rank} and {self.lora_alpha}")
         if self.lm_coef < 0:
@@ -394,7 +399,7 @@ def _with_lora(model, cfg: RMConfig):
     # Gaussian A (std 1 / rank) rather than peft's default Kaiming-uniform: on the arithmetic
     # preferences the default start gave lower held-out accuracy (bench/results/reward_models.md).
     config = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha or 2 * cfg.lora_rank, lora_dropout=0.0,
-                        target_modules="all-linear", init_lora_weights="gaussian")
+                        target_modules=_lora_targets(cfg.lora_targets), init_lora_weights="gaussian")
     with warnings.catch_warnings():  # peft asks transformers a deprecated question; nothing for the user to do
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
         return get_peft_model(model, config)
@@ -404,6 +409,10 @@ def _merged_copy(model, adapted):
     """The model as it would be saved now, leaving the one in training untouched: with LoRA, a copy
     with the adapters merged in (merging in place and back would not restore the weights exactly)."""
     return model if adapted is None else copy.deepcopy(adapted).merge_and_unload()
+
+
+def _lora_targets(spec: str) -> str | list[str]:
+    return spec if spec == "all-linear" else [name.strip() for name in spec.split(",") if name.strip()]
 
 
 def _save(out: Path, cfg: RMConfig, model, tokenizer, head, ref) -> Path:
