@@ -43,7 +43,7 @@ def orm(args, seed: int) -> dict:
     cfg = RMConfig(kind="orm", data="(generated)", model=args.orm_init or "tiny", out=f"{args.work}/orm-seed{seed}",
                    steps=args.orm_steps, batch_size=args.orm_batch, lr=args.orm_lr, lm_coef=args.orm_lm_coef, seed=seed,
                    lr_schedule=args.orm_lr_schedule, ema=args.orm_ema, lora_rank=args.orm_lora_rank,
-                   weight_decay=args.orm_weight_decay)
+                   lora_targets=args.orm_lora_targets, weight_decay=args.orm_weight_decay)
     out, history = train_reward_model(cfg, train, held)
     # the easier split: new pairs on expressions seen in training (exact training pairs removed)
     from assay.trainer.rm_eval import pairwise_accuracy
@@ -205,6 +205,7 @@ def main() -> None:
     ap.add_argument("--orm-lr-schedule", default="linear", choices=LR_SCHEDULES)
     ap.add_argument("--orm-ema", type=float, default=0.0, help="weight averaging (RMConfig.ema), e.g. 0.99")
     ap.add_argument("--orm-lora-rank", type=int, default=0, help="LoRA rank (RMConfig.lora_rank); 0 trains every weight")
+    ap.add_argument("--orm-lora-targets", default="all-linear", help="RMConfig.lora_targets, e.g. q_proj,k_proj,v_proj,o_proj")
     ap.add_argument("--orm-weight-decay", type=float, default=0.0)
     ap.add_argument("--orm-seeds", default="", help="comma-separated seeds for the ORM runs (default: --seed)")
     ap.add_argument("--implicit-steps", type=int, default=1000, help="implicit PRM on the ORM's pairs (0: skip)")

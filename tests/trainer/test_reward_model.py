@@ -290,3 +290,18 @@ def test_keep_best_keeps_the_model_of_the_best_evaluation(tmp_path):
         assert all(torch.equal(a[k], b[k]) for k in a), name
     with pytest.raises(AssayError, match="keep_best needs held-out data"):
         train_reward_model(RMConfig(out=str(tmp_path / "none"), keep_best=True, **settings), train, log=lambda _: None)
+
+
+def test_lora_targets_limits_the_adapters_to_the_named_layers(tmp_path):
+    from safetensors.torch import load_file
+
+    pairs = [PreferencePair(Task(f"t{i}", f"{i} + 1 ="), f"\\boxed{{{i + 1}}}", f"{i + 1}", "format") for i in range(8)]
+    base = build_model(len(build_tokenizer()), hidden_size=32, layers=2, heads=4, seed=0).state_dict()
+    cfg = RMConfig(kind="orm", out=str(tmp_path / "attn"), steps=4, seed=0, lora_rank=4,
+                   lora_targets="q_proj, k_proj,v_proj,o_proj", **SMALL)
+    out, _ = train_reward_model(cfg, pairs, log=lambda _: None, progress=False)
+    saved = load_file(out / "model.safetensors")
+    moved = {name.split(".")[-2] for name, value in base.items() if name in saved and not torch.equal(saved[name], value)}
+    assert moved == {"q_proj", "k_proj", "v_proj", "o_proj"}
+    with pytest.raises(Exception, match="lora_targets is empty"):
+        RMConfig(data="x", lora_targets=" , ")
