@@ -17,7 +17,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "MODEL is a Hugging Face directory, a run directory (its latest checkpoint) or a folder "
                     "inside one (best/, checkpoints/step_N); the run's config.yaml then supplies the settings "
                     "(environment, turns, token limits) unless --config is given. key=value overrides are "
-                    "GRPOConfig fields (env_id, env_kwargs, max_turns, max_new_tokens, eval_size, generator_url, ...).",
+                    "GRPOConfig fields (env_id, env_kwargs, max_turns, max_new_tokens, eval_size, ...). "
+                    "generator_url=URL samples through a server instead (only when given here: a run's server "
+                    "may hold other weights than MODEL).",
         epilog="examples: assay eval runs/grpo    assay eval runs/grpo/best --samples 8    "
                "assay eval runs/tiny-sft env_id=assay/arithmetic-v0 'env_kwargs={difficulty: 2}' eval_size=200",
     )
@@ -68,16 +70,19 @@ def run(args: argparse.Namespace) -> int:
     cfg = load(GRPOConfig, config_path, [*args.overrides, f"model={model}"])
     if config_path:
         print(f"settings from {config_path}")
+    if cfg.generator_url and not any(o.startswith("generator_url=") for o in args.overrides):
+        # the run's server holds whatever weights it loaded last, not necessarily MODEL's
+        cfg = dataclasses.replace(cfg, generator_url="")
     temperature = args.temperature if args.temperature is not None else (0.0 if args.samples == 1 else cfg.temperature)
+    if temperature < 0:
+        raise AssayError(f"--temperature must be >= 0 (0: greedy), got {temperature}")
     if args.samples > 1 and temperature == 0:
         raise AssayError("--samples > 1 with greedy decoding repeats one episode: set --temperature (e.g. 1.0)")
     generator, tokenizer = _generator(cfg)
     task_env = assay.make(cfg.env_id, **cfg.env_kwargs)
     tasks = held_out_tasks(task_env, cfg.eval_size)
-    params = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=temperature or 1.0, top_p=cfg.top_p,
+    params = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=temperature, top_p=cfg.top_p,
                             seed=args.seed if temperature else None)
-    if not temperature:
-        params = dataclasses.replace(params, temperature=0.0)
     report, trajectories = evaluate_policy(generator, tokenizer, lambda: assay.make(cfg.env_id, **cfg.env_kwargs),
                                            tasks, params, args.samples, cfg.max_turns, seed=EVAL_SEED_BASE)
     _print(report, cfg, model, temperature)

@@ -61,3 +61,24 @@ def test_samples_and_output(run_dir, tmp_path, capsys):
     assert "repeats one episode" in capsys.readouterr().err
     assert main(["eval", str(run_dir.parent)]) == 2  # neither a model nor a run
     assert "has no config.json" in capsys.readouterr().err
+
+
+def test_through_a_server_only_when_asked(run_dir, tmp_path, capsys):
+    """generator_url=URL on the command line samples through that server (here `assay serve` of the
+    same checkpoint: the same greedy tokens as in process); a generator_url in the run's config is
+    not used, since that server may hold other weights than MODEL."""
+    from assay.serialization import iter_jsonl
+    from tests.trainer.test_openai_generator import serving
+
+    checkpoint = run_dir / "checkpoints" / "step_000002"
+    local, remote = tmp_path / "local.jsonl", tmp_path / "remote.jsonl"
+    assert main(["eval", str(checkpoint), "--output", str(local)]) == 0
+    with serving(checkpoint) as url:
+        assert main(["eval", str(checkpoint), f"generator_url={url}", "--output", str(remote)]) == 0
+    tokens = lambda path: [row["token_ids"] for _, row in iter_jsonl(path)]  # noqa: E731
+    assert tokens(remote) == tokens(local) and len(tokens(local)) == 6
+    config = re.sub(r"(?m)^generator_url:.*$", "generator_url: http://127.0.0.1:9/v1", (run_dir / "config.yaml").read_text())
+    assert "127.0.0.1:9" in config  # nothing listens there
+    (tmp_path / "run.yaml").write_text(config)
+    capsys.readouterr()
+    assert main(["eval", str(checkpoint), "--config", str(tmp_path / "run.yaml")]) == 0
