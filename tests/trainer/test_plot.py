@@ -42,3 +42,31 @@ def test_plot_cli_error_on_a_dir_without_metrics(tmp_path):
         plot_run(tmp_path)
     out = subprocess.run([sys.executable, "-m", "assay.cli.main", "plot", str(tmp_path)], capture_output=True, text=True)
     assert out.returncode == 2 and out.stderr.startswith("assay: error: no metrics")
+
+
+def test_several_runs_share_each_panel_one_line_per_run(tmp_path):
+    from assay.trainer.plot import curves, plot_runs
+
+    for name, scale in (("a", 1.0), ("b", 2.0)):
+        run = RunDir(tmp_path / name)
+        for s in range(1, 4):
+            run.log({"step": s, "reward": scale * s})
+    RunDir(tmp_path / "b").log({"step": 3, "eval_accuracy": 0.5})
+    data = curves([tmp_path / "a", tmp_path / "b"])
+    assert data["reward"] == [("a", [1, 2, 3], [1.0, 2.0, 3.0]), ("b", [1, 2, 3], [2.0, 4.0, 6.0])]
+    assert data["eval_accuracy"] == [("b", [3], [0.5])]  # a panel any run has
+    out = plot_runs([tmp_path / "a", tmp_path / "b"], tmp_path / "ab.png", smooth=2)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (tmp_path / "x").mkdir()
+    RunDir(tmp_path / "x" / "a").log({"step": 1, "reward": 0.0})
+    assert [label for label, _, _ in curves([tmp_path / "a", tmp_path / "x" / "a"])["reward"]] == \
+        [str(tmp_path / "a"), str(tmp_path / "x" / "a")]  # same folder names: the paths tell them apart
+    with pytest.raises(AssayError, match="--smooth must be >= 1"):
+        plot_runs([tmp_path / "a"], smooth=0)
+
+
+def test_moving_mean_is_a_trailing_mean():
+    from assay.trainer.plot import moving_mean
+
+    assert moving_mean([1.0, 3.0, 5.0, 7.0], 2) == [1.0, 2.0, 4.0, 6.0]
+    assert moving_mean([4.0, 2.0], 5) == [4.0, 3.0]
