@@ -1,4 +1,5 @@
-"""``assay serve MODEL``: a local model behind an OpenAI-compatible ``/v1/completions`` API.
+"""``assay serve MODEL``: a local model behind an OpenAI-compatible ``/v1/completions`` API (and
+``/v1/chat/completions``, which applies the model's chat template, for any OpenAI client).
 
 Enough of the API for RL rollouts, with vLLM's extensions: ``prompt`` may be token ids (a list of
 ints, or a list of such lists), and ``return_tokens_as_token_ids`` makes ``logprobs.tokens`` read
@@ -78,21 +79,48 @@ class CompletionServer:
     def model_info(self) -> dict:
         return {"model_path": self.model_path, "served_model_name": self.model_name, "weights_version": self.weights_version}
 
-    def complete(self, body: dict) -> dict:
-        prompts = _prompts(body.get("prompt"), self.generator.tokenizer)
+    def _sample(self, prompts: list[list[int]], body: dict, default_max_tokens: int) -> list:
+        """``n`` generations per prompt with the request's sampling parameters, between weight swaps."""
         n = int(body.get("n", 1))
         if not 1 <= n <= 64:
             raise ValueError("n must be in [1, 64]")
         stop = body.get("stop") or ()
         params = SamplingParams(
-            max_new_tokens=int(body.get("max_tokens", 16)),
+            max_new_tokens=int(next((body[k] for k in ("max_completion_tokens", "max_tokens") if body.get(k) is not None),
+                                    default_max_tokens)),
             temperature=float(body.get("temperature", 1.0)),
             top_p=float(body.get("top_p", 1.0)),
             stop=tuple([stop] if isinstance(stop, str) else stop),
             seed=body.get("seed"),
         )
         with self.lock:
-            gens = self.generator.generate([p for p in prompts for _ in range(n)], params)
+            return self.generator.generate([p for p in prompts for _ in range(n)], params)
+
+    def chat(self, body: dict) -> dict:
+        """``/v1/chat/completions``: the messages through the model's chat template (as every assay
+        prompt is built, ``assay.chat.chat_ids``), one assistant message per choice."""
+        from assay.chat import chat_ids
+
+        prompt = chat_ids(self.generator.tokenizer, _messages(body.get("messages")))
+        gens = self._sample([prompt], body, default_max_tokens=256)
+        tok = self.generator.tokenizer
+        choices = []
+        for i, g in enumerate(gens):
+            choice = {"index": i, "message": {"role": "assistant", "content": g.text},
+                      "finish_reason": "length" if g.finish_reason == "length" else "stop", "logprobs": None}
+            if body.get("logprobs"):
+                choice["logprobs"] = {"content": [{"token": tok.decode([t]), "logprob": lp, "bytes": list(tok.decode([t]).encode()),
+                                                   "top_logprobs": []} for t, lp in zip(g.token_ids, g.logprobs)]}
+            choices.append(choice)
+        usage = {"prompt_tokens": len(prompt), "completion_tokens": sum(len(g.token_ids) for g in gens)}
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        return {"id": f"chatcmpl-{uuid.uuid4().hex[:12]}", "object": "chat.completion", "created": int(time.time()),
+                "model": self.model_name, "choices": choices, "usage": usage}
+
+    def complete(self, body: dict) -> dict:
+        prompts = _prompts(body.get("prompt"), self.generator.tokenizer)
+        n = int(body.get("n", 1))
+        gens = self._sample(prompts, body, default_max_tokens=16)
         as_ids = bool(body.get("return_tokens_as_token_ids"))
         tok = self.generator.tokenizer
         choices = []
@@ -115,6 +143,24 @@ def may_update_weights(client_ip: str, authorization: str | None, admin_key: str
     if admin_key:
         return hmac.compare_digest((authorization or "").encode(), f"Bearer {admin_key}".encode())
     return ipaddress.ip_address(client_ip.removeprefix("::ffff:")).is_loopback
+
+
+def _messages(messages) -> list[dict]:
+    """Chat messages as the chat template reads them: role and text content (a list of content
+    parts is joined from its text parts, as OpenAI's API allows)."""
+    if not isinstance(messages, list) or not messages:
+        raise ValueError("messages must be a non-empty list of {role, content}")
+    out = []
+    for m in messages:
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str):
+            raise ValueError("each message needs a role and a content")
+        content = m.get("content")
+        if isinstance(content, list):
+            content = "".join(part.get("text", "") for part in content if isinstance(part, dict) and part.get("type") == "text")
+        if not isinstance(content, str):
+            raise ValueError(f"message content must be text, got {type(content).__name__}")
+        out.append({"role": m["role"], "content": content})
+    return out
 
 
 def _prompts(prompt, tokenizer) -> list[list[int]]:
@@ -152,9 +198,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         path = self.path.rstrip("/")
-        if path not in ("/v1/completions", "/update_weights_from_disk"):
-            self._send(HTTPStatus.NOT_FOUND, {"error": {"message": f"no route {self.path}; use /v1/completions "
-                                                                   "or /update_weights_from_disk"}})
+        if path not in ("/v1/completions", "/v1/chat/completions", "/update_weights_from_disk"):
+            self._send(HTTPStatus.NOT_FOUND, {"error": {"message": f"no route {self.path}; use /v1/completions, "
+                                                                   "/v1/chat/completions or /update_weights_from_disk"}})
             return
         try:
             length = int(self.headers.get("Content-Length", "0"))
@@ -177,6 +223,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(HTTPStatus.BAD_REQUEST, {"success": False, "message": str(e), "num_paused_requests": 0})
             return
         try:
-            self._send(HTTPStatus.OK, self.server_state.complete(body))
+            state = self.server_state
+            self._send(HTTPStatus.OK, state.chat(body) if path == "/v1/chat/completions" else state.complete(body))
         except (ValueError, TypeError, KeyError) as e:
             self._send(HTTPStatus.BAD_REQUEST, {"error": {"message": str(e), "type": "invalid_request_error"}})

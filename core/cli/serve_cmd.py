@@ -7,8 +7,9 @@ import os
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="serve a local model over an OpenAI-compatible /v1/completions API",
-                       description="Serve a local Hugging Face model directory over /v1/completions (loopback by default). "
+    p = sub.add_parser("serve", help="serve a local model over an OpenAI-compatible API (completions and chat)",
+                       description="Serve a local Hugging Face model directory over /v1/completions and "
+                                   "/v1/chat/completions (the model's chat template; any OpenAI client) (loopback by default). "
                                    "POST /update_weights_from_disk {\"model_path\": DIR} loads new weights (SGLang's API; "
                                    "a trainer with generator_url uses it after every update).")
     p.add_argument("model", metavar="MODEL", help="a Hugging Face model directory, or 'tiny'")

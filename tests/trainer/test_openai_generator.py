@@ -191,3 +191,30 @@ def test_who_may_update_weights(ip, auth, key, allowed):
     from assay.trainer.serve import may_update_weights
 
     assert may_update_weights(ip, auth, key) is allowed
+
+
+def test_the_official_openai_client_chats_with_assay_serve(served):
+    """/v1/chat/completions through OpenAI's own Python client: the messages go through the chat
+    template (as every assay prompt does), and a seeded request returns what the local model samples
+    from those ids."""
+    import openai
+
+    from assay.chat import chat_ids
+
+    path, url = served
+    model, tok = AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+    client = openai.OpenAI(base_url=url, api_key="EMPTY", max_retries=0, timeout=60)
+    messages = [{"role": "user", "content": "Q: 1+1?"}]
+    reply = client.chat.completions.create(model="tiny", messages=messages, max_tokens=8, temperature=0.8, seed=5,
+                                           n=2, logprobs=True)
+    local = HFGenerator(model, tok).generate([chat_ids(tok, messages)] * 2, SamplingParams(max_new_tokens=8, temperature=0.8, seed=5))
+    assert [c.message.content for c in reply.choices] == [g.text for g in local]
+    assert [c.message.role for c in reply.choices] == ["assistant", "assistant"]
+    assert [lp.logprob for lp in reply.choices[0].logprobs.content] == pytest.approx(list(local[0].logprobs), abs=1e-5)
+    assert reply.usage.prompt_tokens == len(chat_ids(tok, messages))
+    parts = client.chat.completions.create(model="tiny", max_tokens=8, temperature=0.8, seed=5,
+                                           messages=[{"role": "user", "content": [{"type": "text", "text": "Q: 1+1?"}]}])
+    alone = HFGenerator(model, tok).generate([chat_ids(tok, messages)], SamplingParams(max_new_tokens=8, temperature=0.8, seed=5))
+    assert parts.choices[0].message.content == alone[0].text  # content parts read as their text
+    with pytest.raises(openai.BadRequestError, match="messages must be a non-empty list"):
+        client.chat.completions.create(model="tiny", messages=[])
