@@ -119,6 +119,13 @@ class GRPOConfig:
     """Conciseness: passing responses lose this much reward per generated token past length_free_tokens."""
     length_free_tokens: int = 0
     """Tokens a response may use before the length penalty starts."""
+    ppo_c_coef: float = 0.0
+    """PPO-C reward calibration (Leng et al. 2024) with weight w: r + w * (r - r_bar) * (c - 0.5), where c is the
+    response's verbalised confidence ("Confidence: 0.8", "80%" or "8/10"; none stated: 0.5, no change) and r_bar a
+    running mean of batch rewards (kept in checkpoints). Confident wrong answers pay. 0 disables it; the
+    environment's prompt must ask for a confidence."""
+    ppo_c_alpha: float = 0.1
+    """PPO-C's running-mean rate: r_bar <- alpha * mean(batch rewards) + (1 - alpha) * r_bar."""
 
     # --- optimisation ---------------------------------------------------------------------
     lr: float = 2e-4
@@ -250,6 +257,8 @@ class GRPOConfig:
         need(self.reward_ensemble in ENSEMBLE_MODES,
              f"reward_ensemble must be one of {', '.join(ENSEMBLE_MODES)}, got {self.reward_ensemble!r}")
         need(self.reward_ensemble_lam >= 0, f"reward_ensemble_lam must be >= 0, got {self.reward_ensemble_lam}")
+        need(self.ppo_c_coef >= 0 and 0 < self.ppo_c_alpha <= 1,
+             f"ppo_c_coef must be >= 0 (0: off) and ppo_c_alpha in (0, 1], got {self.ppo_c_coef} and {self.ppo_c_alpha}")
         need(self.length_penalty_coef >= 0 and self.length_free_tokens >= 0,
              "length_penalty_coef and length_free_tokens must be >= 0")
         need(self.backend in ("local", "ray"), f"backend must be local or ray, got {self.backend!r}")

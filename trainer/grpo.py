@@ -107,6 +107,7 @@ class GRPOTrainer:
             from assay.trainer.partial import PartialRollouts
 
             self._partial = PartialRollouts(config.partial_rollout_turns, config.max_staleness)
+        self._ppo_c = shaping.PPOCState(state.get("ppo_c_mean", 0.0) if checkpoint is not None else 0.0)
         self.learned = learned_rewards(config, self.tokenizer, self.device) if config.reward_model else None
         if self.learned is not None and checkpoint is not None:
             self.learned.load_state(state.get("learned_rewards"))
@@ -248,7 +249,7 @@ class GRPOTrainer:
 
     def score(self, trajectories: list[Trajectory]) -> tuple[torch.Tensor, list[int]]:
         """Rewards of the trajectories kept by the error policy (drop or zero), shaped: format gate,
-        length penalty, an ORM's score (hybrid), DAPO's overlong penalty; returns (rewards of kept,
+        length penalty, an ORM's score (hybrid), PPO-C calibration, DAPO's overlong penalty; returns (rewards of kept,
         indices kept). The transforms are the pure functions of ``assay.verifiers.shaping``."""
         cfg = self.cfg
         kept = [i for i, t in enumerate(trajectories) if cfg.error_policy == "zero" or not (t.verdict and t.verdict.error)]
@@ -263,6 +264,9 @@ class GRPOTrainer:
             rewards = shaping.length_penalty(rewards, lengths, cfg.length_penalty_coef, cfg.length_free_tokens, passed)
         if self.learned is not None and not self.learned.dense and chosen:
             rewards = shaping.hybrid(rewards, self.learned.outcome_rewards(chosen), 1.0, cfg.reward_model_coef)
+        if cfg.ppo_c_coef and chosen:  # calibrates the judged reward; the overlong penalty below is a length rule
+            rewards, self._ppo_c = shaping.ppo_c_calibrate(rewards, [confidence(t) for t in chosen], self._ppo_c,
+                                                           cfg.ppo_c_alpha, cfg.ppo_c_coef)
         if cfg.overlong_buffer:
             rewards = rewards + losses.overlong_penalty(lengths, cfg.max_new_tokens * cfg.max_turns, cfg.overlong_buffer)
         return rewards, kept
@@ -301,7 +305,8 @@ class GRPOTrainer:
         state = {"optimizer": self.optimizer.state_dict(), "rng": rng_state(), "step": self.step,
                  "data_seed": self.data_seed, "elapsed_s": self._elapsed(), "config": dataclasses.asdict(self.cfg),
                  "paused_episodes": self._partial.paused_episodes if self._partial is not None else 0,
-                 "learned_rewards": self.learned.state() if self.learned is not None else None}
+                 "learned_rewards": self.learned.state() if self.learned is not None else None,
+                 "ppo_c_mean": self._ppo_c.mean}
         return self.run.save(self.step, self.policy, self.tokenizer, state, tag=tag, keep=self.cfg.keep_checkpoints)
 
     def _save_model(self, folder: Path) -> None:
@@ -383,9 +388,14 @@ class GRPOTrainer:
 
     def _reward_stats(self, rewards: torch.Tensor, trajectories: list[Trajectory]) -> dict:
         passed = [t.verdict.passed for t in trajectories if t.verdict is not None]
-        return {"reward": float(rewards.mean()) if rewards.numel() else 0.0,
-                "accuracy": sum(passed) / max(len(passed), 1),
-                "response_len": float(sum(sum(t.loss_mask) for t in trajectories) / max(len(trajectories), 1))}
+        stats = {"reward": float(rewards.mean()) if rewards.numel() else 0.0,
+                 "accuracy": sum(passed) / max(len(passed), 1),
+                 "response_len": float(sum(sum(t.loss_mask) for t in trajectories) / max(len(trajectories), 1))}
+        if self.cfg.ppo_c_coef:
+            stated = [c for c in (shaping.parse_confidence(final_text(t)) for t in trajectories) if c is not None]
+            stats.update(confidence=sum(stated) / len(stated) if stated else 0.5,
+                         confidence_missing=1 - len(stated) / max(len(trajectories), 1), ppo_c_mean=self._ppo_c.mean)
+        return stats
 
     def _start_logging(self) -> None:
         if self.world.rank != 0:
@@ -418,3 +428,15 @@ def _headline(row: dict) -> str:
     """The progress bar's text for a training step's metric row."""
     return (f"reward {row['reward']:.3f}  acc {row['accuracy']:.2f}  kl {row['kl']:.4f}  "
             f"ent {row['entropy']:.3f}  {row['tokens_per_s']:.0f} tok/s")
+
+
+def final_text(trajectory: Trajectory) -> str:
+    """The text of the episode's last generated turn: where a response states its confidence."""
+    return next((turn.text for turn in reversed(trajectory.turns) if turn.role == "assistant"), "")
+
+
+def confidence(trajectory: Trajectory) -> float:
+    """PPO-C's c: the verbalised confidence of the final turn, 0.5 (neutral) when none is stated."""
+    stated = shaping.parse_confidence(final_text(trajectory))
+    return 0.5 if stated is None else stated
+

@@ -19,6 +19,7 @@ from assay.verifiers.shaping.outcome import (
     format_gate,
     hybrid,
     length_penalty,
+    parse_confidence,
     posterior_gate,
     ppo_c_calibrate,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "format_gate",
     "hybrid",
     "length_penalty",
+    "parse_confidence",
     "posterior_gate",
     "ppo_c_calibrate",
     "shape_process",

@@ -6,6 +6,7 @@ trainer can compose them in any order and a test can check each on hand-computed
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import torch
@@ -64,6 +65,26 @@ def ppo_c_calibrate(rewards, confidence, state: PPOCState = PPOCState(), alpha: 
     r = _f(rewards).clamp(-clamp, clamp)
     mean = alpha * float(r.mean()) + (1 - alpha) * state.mean if r.numel() else state.mean
     return r + w * (r - mean) * (c - 0.5), PPOCState(mean)
+
+
+_CONFIDENCE = re.compile(r"confidence\s*(?:level|score)?\s*(?:is|[:=])?\s*(\d+(?:\.\d+)?)\s*(%|/\s*(\d+(?:\.\d+)?))?",
+                         re.IGNORECASE)
+
+
+def parse_confidence(text: str) -> float | None:
+    """The verbalised confidence PPO-C reads: the last ``Confidence: X`` in ``text`` (case and the
+    separator free: ``confidence = 0.8``, ``Confidence is 80%``), as a number in [0, 1]: ``0.8``,
+    ``80%`` or ``8/10``. A bare number above 1 is ambiguous (a 0-10 or a 0-100 scale?) and, like a
+    value outside [0, 1] or no statement at all, gives None."""
+    found = None
+    for m in _CONFIDENCE.finditer(text):
+        value, unit, denominator = float(m.group(1)), m.group(2), m.group(3)
+        if unit == "%":
+            value /= 100
+        elif denominator is not None:
+            value = value / float(denominator) if float(denominator) > 0 else -1.0
+        found = value if 0.0 <= value <= 1.0 else None
+    return found
 
 
 def hybrid(verifiable, learned, verifiable_weight: float = 1.0, learned_weight: float = 1.0) -> torch.Tensor:

@@ -46,3 +46,23 @@ def test_ppo_c_updates_the_running_mean_then_adjusts_by_confidence():
 def test_hybrid_weights_verifiable_and_learned():
     assert hybrid([1.0, 0.0], [0.2, 0.8], 1.0, 0.5).tolist() == pytest.approx([1.1, 0.4])
     assert hybrid(torch.tensor([1.0]), torch.tensor([2.0])).tolist() == [3.0]
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("The answer is 4. Confidence: 0.8", 0.8),
+    ("confidence = 80%", 0.8),
+    ("Confidence is 8/10", 0.8),
+    ("confidence level: 0.65", 0.65),
+    ("CONFIDENCE:1", 1.0),
+    ("Confidence: 0.2. On reflection, Confidence: 0.9", 0.9),  # the last statement counts
+    ("confidence: 7", None),  # a bare number above 1: which scale?
+    ("Confidence: 1.5", None),
+    ("confidence 3/0", None),
+    ("Confidence: 0.7, no wait, confidence: 7", None),  # the last one is unreadable: none, not the earlier one
+    ("no statement at all", None),
+])
+def test_parse_confidence_reads_the_last_statement_in_zero_one(text, expected):
+    from assay.verifiers.shaping import parse_confidence
+
+    got = parse_confidence(text)
+    assert got == (pytest.approx(expected) if expected is not None else None)
