@@ -16,6 +16,7 @@ import tempfile
 import time
 
 from assay.errors import AssayError
+from assay.trainer.seeds import derive_seed
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -38,6 +39,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-new-tokens", type=int, default=48, help="tokens per step of a model policy")
     p.add_argument("--step-accuracy", type=float, default=0.8, help="toy policy: probability a step is right")
     p.add_argument("--output", help="write one JSON line per task (answer, passed, cost) here")
+    p.add_argument("--chunk", type=int, default=0,
+                   help="search the tasks this many at a time, appending each chunk's results to --output as it "
+                        "ends (0: all at once). Each chunk samples with its own seed, derived from --seed")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the finished chunks in --output and search only the rest (same settings needed)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
     p.add_argument("--backend", default="local", choices=["local", "ray"],
                    help="ray: the scorer's batches are split over Ray actors (the policy stays here)")
@@ -56,19 +62,17 @@ def _options(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def _model_policy(path: str, args, messages):
+def _model_policy(model_parts, args, messages, seed: int):
     from assay.protocols import SamplingParams
     from assay.search.generator_policy import GeneratorPolicy
     from assay.trainer.generators.hf import HFGenerator
-    from assay.trainer.policy import load_policy
 
-    # "tiny" is a fresh random model: it is written to a temporary directory, not the cwd
-    model, tokenizer = load_policy(path, work_dir=tempfile.mkdtemp(prefix="assay-search-"), seed=args.seed)
-    params = SamplingParams(max_new_tokens=args.max_new_tokens, temperature=args.temperature, seed=args.seed)
-    return GeneratorPolicy(HFGenerator(model, tokenizer), tokenizer, params, messages=messages), model, tokenizer
+    model, tokenizer = model_parts
+    params = SamplingParams(max_new_tokens=args.max_new_tokens, temperature=args.temperature, seed=seed)
+    return GeneratorPolicy(HFGenerator(model, tokenizer), tokenizer, params, messages=messages)
 
 
-def _scorer(spec: str, args, verifier, policy_parts, messages):
+def _scorer(spec: str, args, verifier, model_parts, messages, seed: int):
     from assay.search.scorers import VerifierScorer
 
     if spec == "none":
@@ -76,7 +80,7 @@ def _scorer(spec: str, args, verifier, policy_parts, messages):
     if spec in ("toy", "toy-biased"):
         from assay.search.toy import NoisyPRM
 
-        return NoisyPRM(repeat_bias=2.0 if spec == "toy-biased" else 0.0, seed=args.seed)
+        return NoisyPRM(repeat_bias=2.0 if spec == "toy-biased" else 0.0, seed=seed)
     if spec == "verifier":
         return VerifierScorer(verifier)
     kind, _, where = spec.partition(":")
@@ -93,15 +97,15 @@ def _scorer(spec: str, args, verifier, policy_parts, messages):
         model = AutoModelForCausalLM.from_pretrained(prm_dir)
         if ref_dir:
             ref = AutoModelForCausalLM.from_pretrained(ref_dir)
-        elif policy_parts is not None:
-            ref = policy_parts[1]
+        elif model_parts is not None:
+            ref = model_parts[0]
         else:
             raise AssayError("implicit:DIR needs a reference: implicit:DIR,REF_DIR (or a model --policy)")
         return ImplicitPRM(model, ref, AutoTokenizer.from_pretrained(prm_dir), messages=messages)
     raise AssayError(f"unknown scorer {spec!r}: use none, toy, toy-biased, verifier, prm:DIR or implicit:DIR[,REF]")
 
 
-def _ray_scorer(args, messages):
+def _ray_scorer(args, messages, seed: int):
     """The scorer built inside each of ``--ray-workers`` actors (verifiers and models are built
     where they run, never pickled) and fed contiguous shares of every batch."""
     from assay.trainer.ray_backend import connect
@@ -116,7 +120,7 @@ def _ray_scorer(args, messages):
     def build():
         import assay
 
-        return _scorer(spec, args, assay.make(env_id).unwrapped.verifier, None, messages)
+        return _scorer(spec, args, assay.make(env_id).unwrapped.verifier, None, messages, seed)
 
     connect(args.ray_address)
     return RayScorer(build, args.ray_workers)
@@ -146,33 +150,131 @@ def run(args: argparse.Namespace) -> int:
         return list(prompts.get(task.id, [{"role": "user", "content": str(task.prompt)}])) + (
             [{"role": "user", "content": "\n\n".join(hints)}] if hints else [])
 
-    policy_parts = None
-    answer = None
-    if args.policy == "toy":
-        from assay.search.toy import ToyChainPolicy, toy_answer
-
-        if tasks[0].meta.get("generator") != "modchain":
-            raise AssayError(f"the toy policy solves modchain tasks (assay/modchain-v0), not {args.env_id}")
-        policy, answer = ToyChainPolicy(step_accuracy=args.step_accuracy, seed=args.seed), toy_answer
-    else:
-        policy_parts = _model_policy(args.policy, args, messages)
-        policy = policy_parts[0]
-    if args.backend == "ray" and args.scorer != "none":
-        scorer = _ray_scorer(args, messages)
-    else:
-        scorer = _scorer(args.scorer, args, verifier, policy_parts, messages)
-    start = time.perf_counter()
+    if args.chunk < 0:
+        raise AssayError(f"--chunk must be >= 0 (0: all tasks at once), got {args.chunk}")
+    if args.resume and not args.output:
+        raise AssayError("--resume continues the results in --output: name the file")
+    if args.policy == "toy" and tasks[0].meta.get("generator") != "modchain":
+        raise AssayError(f"the toy policy solves modchain tasks (assay/modchain-v0), not {args.env_id}")
+    chunk = args.chunk or len(tasks)
+    store = ResultFile(args.output, _settings(args), chunk, resume=args.resume) if args.output else None
+    done = store.done if store is not None else {}
+    model_parts = None if args.policy == "toy" else _load_model(args.policy, args)
     kwargs = {"budget": budget, "verifier": verifier}
-    if answer is not None:
-        kwargs.update(answer=answer, equivalence="exact")
-    try:
-        with BudgetProgress(len(tasks), enabled=not args.no_progress) as bar:
-            results = strategy.search(tasks, policy, scorer, on_spend=bar.update, **kwargs)
-    except ValueError as e:
-        raise AssayError(str(e)) from None
+    if args.policy == "toy":
+        from assay.search.toy import toy_answer
+
+        kwargs.update(answer=toy_answer, equivalence="exact")
+    rows: list[dict] = []
+    start = time.perf_counter()
+    with BudgetProgress(len(tasks), enabled=not args.no_progress) as bar:
+        for k, first in enumerate(range(0, len(tasks), chunk)):
+            part = tasks[first:first + chunk]
+            if all(t.id in done for t in part):
+                rows += [done[t.id] for t in part]
+                continue
+            # one search over all tasks keeps --seed itself; chunk k samples with its own seed, so a
+            # resumed run searches the remaining chunks exactly as an uninterrupted one would
+            seed = args.seed if chunk == len(tasks) else derive_seed(args.seed, SEARCH_CHUNK_SEED_TAG, k)
+            policy, scorer = _policy_and_scorer(args, seed, verifier, model_parts, messages)
+            try:
+                results = strategy.search(part, policy, scorer, on_spend=lambda m, base=first: bar.update(m, base), **kwargs)
+            except ValueError as e:
+                raise AssayError(str(e)) from None
+            part_rows = [_row(r) for r in results]
+            if store is not None:
+                store.append(part_rows)
+            rows += part_rows
     wall = time.perf_counter() - start
-    _report(args, results, wall, budget)
+    _report(args, rows, wall, budget)
     return 0
+
+
+SEARCH_CHUNK_SEED_TAG = 0x5E  # chunk seeds never equal other seeds mixed from the same --seed
+
+
+def _settings(args) -> dict:
+    """What makes the results in --output what they are: a resume must not change any of it."""
+    keep = ("env_id", "strategy", "option", "policy", "scorer", "budget", "tasks", "seed", "temperature", "max_new_tokens",
+            "step_accuracy", "chunk")
+    return {k: getattr(args, k) for k in keep}
+
+
+def _row(r) -> dict:
+    return {"task_id": r.task.id, "answer": r.answer, "passed": r.passed, "gold": r.task.answer, "stopped": r.stopped,
+            "cost": r.cost.__dict__, "explored": len(r.explored)}
+
+
+class ResultFile:
+    """--output as a resumable record: one JSON line per task, written a chunk at a time (one write
+    and an fsync per chunk), with the settings beside it (``FILE.settings.json``). A resume keeps
+    the chunks whose every task has a row (a kill mid-write leaves at most one chunk partly
+    written: it is dropped and searched again) and refuses other settings, naming each."""
+
+    def __init__(self, path: str, settings: dict, chunk: int, resume: bool):
+        from pathlib import Path
+
+        self.path, self.settings_path = Path(path), Path(f"{path}.settings.json")
+        self.done: dict[str, dict] = {}
+        if resume and self.path.exists():
+            saved = json.loads(self.settings_path.read_text()) if self.settings_path.exists() else None
+            if saved is None:
+                raise AssayError(f"{self.path} has no {self.settings_path.name}: it was not written by a chunked "
+                                 "`assay search`; start without --resume")
+            changed = [f"{k} {saved.get(k)!r} -> {v!r}" for k, v in settings.items() if saved.get(k) != v]
+            if changed:
+                raise AssayError(f"cannot resume {self.path} with other settings ({', '.join(changed)}): use the ones it "
+                                 "was started with, or another --output")
+            rows = []
+            for line in self.path.read_text().splitlines():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:  # a line cut short by a kill
+                    break
+            whole = len(rows) - len(rows) % chunk if len(rows) < settings["tasks"] else len(rows)
+            rows = rows[:whole]  # chunks are written in order: a partial one is the tail
+            self.done = {r["task_id"]: r for r in rows}
+            self._write(rows)
+            print(f"resuming {self.path}: {len(rows)} of {settings['tasks']} tasks already searched")
+        else:
+            self._write([])
+        self.settings_path.write_text(json.dumps(settings, indent=1) + "\n")
+
+    def _write(self, rows: list[dict]) -> None:
+        import os
+
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        os.replace(tmp, self.path)
+
+    def append(self, rows: list[dict]) -> None:
+        import os
+
+        with self.path.open("a") as f:
+            f.write("".join(json.dumps(r) + "\n" for r in rows))
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def _load_model(path: str, args):
+    """A model policy's weights and tokenizer, loaded once for every chunk."""
+    from assay.trainer.policy import load_policy
+
+    # "tiny" is a fresh random model: it is written to a temporary directory, not the cwd
+    return load_policy(path, work_dir=tempfile.mkdtemp(prefix="assay-search-"), seed=args.seed)
+
+
+def _policy_and_scorer(args, seed: int, verifier, model_parts, messages):
+    """The policy and scorer of one chunk, sampling with ``seed`` (the loaded models are shared)."""
+    if model_parts is None:
+        from assay.search.toy import ToyChainPolicy
+
+        policy = ToyChainPolicy(step_accuracy=args.step_accuracy, seed=seed)
+    else:
+        policy = _model_policy(model_parts, args, messages, seed)
+    if args.backend == "ray" and args.scorer != "none":
+        return policy, _ray_scorer(args, messages, seed)
+    return policy, _scorer(args.scorer, args, verifier, model_parts, messages, seed)
 
 
 class BudgetProgress:
@@ -193,47 +295,45 @@ class BudgetProgress:
             self.task = self.bar.add_task("search", total=self.problems, calls=0)
         return self
 
-    def update(self, meters) -> None:
+    def update(self, meters, done: int = 0) -> None:
+        """``meters`` of the problems being searched, after ``done`` problems already finished."""
         if self.enabled:
             calls = max((m.generator_calls for m in meters), default=0)
-            self.bar.update(self.task, completed=sum(m.used() for m in meters), calls=calls)
+            self.bar.update(self.task, completed=done + sum(m.used() for m in meters), calls=calls)
 
     def __exit__(self, *exc):
         if self.enabled:
             self.bar.__exit__(*exc)
 
 
-def _report(args, results, wall: float, budget) -> None:
+def _report(args, rows: list[dict], wall: float, budget) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    n = len(results)
-    solved = sum(r.passed for r in results)
+    n = len(rows)
+    solved = sum(r["passed"] for r in rows)
     mean = lambda xs: sum(xs) / max(len(xs), 1)  # noqa: E731
+    cost = lambda name: [r["cost"][name] for r in rows]  # noqa: E731
     table = Table(title=f"{args.strategy} on {args.env_id}: {n} tasks, budget {args.budget}")
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_row("accuracy", f"{solved / n:.3f} ({solved}/{n})")
-    table.add_row("steps per task", f"{mean([r.cost.steps for r in results]):.1f}")
-    table.add_row("tokens per task", f"{mean([r.cost.tokens for r in results]):.1f}")
-    table.add_row("scorer calls per task", f"{mean([r.cost.scorer_calls for r in results]):.1f}")
-    table.add_row("explored per task", f"{mean([len(r.explored) for r in results]):.1f}")
-    table.add_row("stopped by budget", f"{sum(r.stopped == 'budget' for r in results)}/{n}")
+    table.add_row("steps per task", f"{mean(cost('steps')):.1f}")
+    table.add_row("tokens per task", f"{mean(cost('tokens')):.1f}")
+    table.add_row("scorer calls per task", f"{mean(cost('scorer_calls')):.1f}")
+    table.add_row("explored per task", f"{mean([r['explored'] for r in rows]):.1f}")
+    table.add_row("stopped by budget", f"{sum(r['stopped'] == 'budget' for r in rows)}/{n}")
     table.add_row("wall seconds", f"{wall:.2f}")
     Console().print(table)
-    over = [(name, mean([getattr(r.cost, name) for r in results]), limit)
+    over = [(name, mean(cost(name)), limit)
             for name, limit in (("steps", budget.steps), ("tokens", budget.tokens), ("scorer_calls", budget.scorer_calls))
-            if limit is not None and max(getattr(r.cost, name) for r in results) > limit]
+            if limit is not None and max(cost(name)) > limit]
     for name, spent, limit in over:
         print(f"note: some tasks spent more {name} than the budget of {limit} (mean {spent:.1f}): the round that "
               f"crosses a limit is charged in full{' (best_of_n and majority sample all n at once: lower -o n=)' if args.strategy in ('best_of_n', 'majority') else ''}")
-    unanswered = sum(r.answer is None and r.stopped == "budget" for r in results)
+    unanswered = sum(r["answer"] is None and r["stopped"] == "budget" for r in rows)
     if unanswered:
         print(f"note: {unanswered} of {n} tasks ran out of budget before any solution finished; "
               "raise --budget or lower the strategy's n")
     if args.output:
-        with open(args.output, "w") as f:
-            for r in results:
-                f.write(json.dumps({"task_id": r.task.id, "answer": r.answer, "passed": r.passed,
-                                    "gold": r.task.answer, "stopped": r.stopped, "cost": r.cost.__dict__}) + "\n")
         print(f"wrote {n} results to {args.output}")

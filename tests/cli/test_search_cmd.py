@@ -43,3 +43,26 @@ def test_search_with_a_model_policy_and_a_value_head_prm_from_disk(tmp_path):
     assert out.returncode == 0, out.stderr
     rows = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
     assert len(rows) == 2 and all(r["cost"]["scorer_calls"] >= 1 and r["cost"]["steps"] == 2 for r in rows)
+
+
+def test_a_chunked_search_resumes_to_the_results_of_one_never_stopped(tmp_path):
+    """--chunk 4 writes each chunk's rows as it ends. Cut the file as a kill in the second chunk's
+    write would (a complete row of it, then half a row): --resume keeps the first chunk, searches
+    the rest, and ends with exactly the rows of the uninterrupted run."""
+    common = ["search", "assay/modchain-v0", "--strategy", "beam", "-o", "n=4", "-o", "beam_width=2", "--budget", "24",
+              "--tasks", "10", "--chunk", "4", "--no-progress"]
+    whole, cut = tmp_path / "whole.jsonl", tmp_path / "cut.jsonl"
+    assert run(*common, "--output", str(whole), timeout=180).returncode == 0
+    lines = whole.read_text().splitlines()
+    assert len(lines) == 10 and len({json.loads(line)["task_id"] for line in lines}) == 10
+    first = run(*common, "--output", str(cut), timeout=180)
+    assert first.returncode == 0 and cut.read_text() == whole.read_text()  # the same seeds: the same search
+    cut.write_text("\n".join(lines[:5]) + "\n" + lines[5][:20])
+    out = run(*common, "--output", str(cut), "--resume", timeout=180)
+    assert out.returncode == 0, out.stderr
+    assert "resuming" in out.stdout and "4 of 10 tasks already searched" in out.stdout
+    assert cut.read_text() == whole.read_text()
+    accuracy = sum(json.loads(line)["passed"] for line in lines) / 10
+    assert f"{accuracy:.3f}" in out.stdout  # the report covers the kept rows too
+    other = run(*common[:-3], "--chunk", "5", "--no-progress", "--output", str(cut), "--resume", timeout=180)
+    assert other.returncode == 2 and "other settings (chunk 4 -> 5)" in other.stderr
