@@ -181,6 +181,9 @@ def run(args: argparse.Namespace) -> int:
                 results = strategy.search(part, policy, scorer, on_spend=lambda m, base=first: bar.update(m, base), **kwargs)
             except ValueError as e:
                 raise AssayError(str(e)) from None
+            finally:
+                if hasattr(scorer, "close"):  # Ray scorer actors: the next chunk builds its own
+                    scorer.close()
             part_rows = [_row(r) for r in results]
             if store is not None:
                 store.append(part_rows)
