@@ -30,6 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="sampling temperature (default: greedy with one sample, the config's temperature with more)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (with a temperature)")
     p.add_argument("--output", metavar="FILE.jsonl", help="write the trajectories here (assay rescore reads them)")
+    p.add_argument("--all-checkpoints", action="store_true",
+                   help="MODEL a run directory: evaluate every checkpoint in it (and best/), one row each")
     p.add_argument("overrides", nargs="*", metavar="key=value")
     p.set_defaults(run=run)
 
@@ -78,19 +80,57 @@ def run(args: argparse.Namespace) -> int:
         raise AssayError(f"--temperature must be >= 0 (0: greedy), got {temperature}")
     if args.samples > 1 and temperature == 0:
         raise AssayError("--samples > 1 with greedy decoding repeats one episode: set --temperature (e.g. 1.0)")
-    generator, tokenizer = _generator(cfg)
     task_env = assay.make(cfg.env_id, **cfg.env_kwargs)
     tasks = held_out_tasks(task_env, cfg.eval_size)
     params = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=temperature, top_p=cfg.top_p,
                             seed=args.seed if temperature else None)
-    report, trajectories = evaluate_policy(generator, tokenizer, lambda: assay.make(cfg.env_id, **cfg.env_kwargs),
-                                           tasks, params, args.samples, cfg.max_turns, seed=EVAL_SEED_BASE)
+
+    def evaluate(cfg):
+        generator, tokenizer = _generator(cfg)
+        return evaluate_policy(generator, tokenizer, lambda: assay.make(cfg.env_id, **cfg.env_kwargs), tasks, params,
+                               args.samples, cfg.max_turns, seed=EVAL_SEED_BASE)
+
+    if args.all_checkpoints:
+        return _all_checkpoints(args, cfg, run_config, evaluate, temperature)
+    report, trajectories = evaluate(cfg)
     _print(report, cfg, model, temperature)
     if args.output:
         from assay.serialization import write_jsonl
 
         write_jsonl(args.output, trajectories)
         print(f"wrote {len(trajectories)} trajectories to {args.output}")
+    return 0
+
+
+def _all_checkpoints(args, cfg, run_config: Path | None, evaluate, temperature: float) -> int:
+    """Every checkpoint of the run, oldest first, then best/: one row each, the highest marked."""
+    import dataclasses
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from assay.trainer.run_state import RunDir
+
+    if run_config is None or Path(args.model).resolve() != run_config.parent.resolve():
+        raise AssayError("--all-checkpoints needs MODEL to be a run directory (with config.yaml and checkpoints/)")
+    if args.output or cfg.generator_url:
+        raise AssayError("--all-checkpoints evaluates each checkpoint here: leave out --output and generator_url")
+    run = RunDir(args.model)
+    models = [(p.name, p) for p in run.regular_checkpoints()] + ([("best", run.best)] if (run.best / "config.json").exists() else [])
+    if not models:
+        raise AssayError(f"{run.checkpoints} holds no checkpoint")
+    how = "greedy" if not temperature else f"temperature {temperature:g}"
+    print(f"{len(models)} models of {args.model} on {cfg.env_id} {cfg.env_kwargs or ''}, {how}, {cfg.eval_size} held-out tasks")
+    reports = [(name, evaluate(dataclasses.replace(cfg, model=str(path)))[0]) for name, path in models]
+    top = max(r.accuracy for _, r in reports)
+    table = Table()
+    for column in ("model", "accuracy", *(f"pass@{k}" for k in reports[0][1].pass_at if args.samples > 1), "mean reward"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for name, r in reports:
+        table.add_row(name + (" *" if r.accuracy == top else ""), f"{r.accuracy:.4f}",
+                      *(f"{v:.4f}" for v in r.pass_at.values() if args.samples > 1), f"{r.mean_reward:.4f}")
+    Console().print(table)
+    print("* the highest accuracy")
     return 0
 
 

@@ -82,3 +82,15 @@ def test_through_a_server_only_when_asked(run_dir, tmp_path, capsys):
     (tmp_path / "run.yaml").write_text(config)
     capsys.readouterr()
     assert main(["eval", str(checkpoint), "--config", str(tmp_path / "run.yaml")]) == 0
+
+
+def test_all_checkpoints_reproduce_the_accuracies_the_run_logged(run_dir, capsys):
+    assert main(["eval", str(run_dir), "--all-checkpoints"]) == 0
+    out = capsys.readouterr().out
+    got = {m.group(1): float(m.group(2)) for m in re.finditer(r"│ (step_\d+|best)(?: \*)?\s*│\s*([0-9.]+)", out)}
+    logged = {f"step_{r['step']:06d}": r["eval_accuracy"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()
+              if "eval_accuracy" in (r := json.loads(line)) and r["step"] > 0}
+    assert {k: v for k, v in got.items() if k != "best"} == logged
+    assert got["best"] == json.loads((run_dir / "best" / "best.json").read_text())["value"]
+    assert main(["eval", str(run_dir / "best"), "--all-checkpoints"]) == 2
+    assert "needs MODEL to be a run directory" in capsys.readouterr().err
