@@ -71,14 +71,15 @@ class GRPOTrainer:
         self.optimizer = torch.optim.AdamW(self.policy.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.ref_policy = None
         if config.kl_coef > 0:
-            self.ref_policy = copy.deepcopy(self.policy).eval().requires_grad_(False)
+            # the KL reference is the policy the run started from: after a resume that is config.model,
+            # not the checkpoint (a reference that moved with each resume would change the objective)
+            start = self.policy if checkpoint is None else load_policy(config.model, config.run_dir, config.seed)[0]
+            self.ref_policy = copy.deepcopy(start).to(self.device).eval().requires_grad_(False)
         if checkpoint is not None:
             self.optimizer.load_state_dict(state["optimizer"])
             set_rng_state(state["rng"])
             self.step, self.data_seed = state["step"], state["data_seed"]
             self.elapsed_s = state.get("elapsed_s", 0.0)
-            if self.ref_policy is not None and "ref_model_dir" in state:
-                self.ref_policy = load_policy(state["ref_model_dir"], config.run_dir)[0].to(self.device).eval().requires_grad_(False)
             if self.world.rank == 0:
                 self.run.truncate_metrics(self.step)
         elif self.world.rank == 0:

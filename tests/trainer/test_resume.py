@@ -139,3 +139,22 @@ def test_keep_best_keeps_the_policy_of_the_best_evaluation(model, tmp_path):
     at_step = load_file(tmp_path / "checkpoints" / f"step_{step:06d}" / "model.safetensors")
     assert best.keys() == at_step.keys() and all(torch.equal(best[k], at_step[k]) for k in best)
     assert (tmp_path / "best" / "tokenizer_config.json").exists()
+
+
+def test_a_resumed_run_keeps_the_initial_policy_as_its_kl_reference(model, tmp_path):
+    """With kl_coef > 0 the reference is the policy the run started from. A run resumed at step 2
+    ends with the weights of one run straight to step 4 (its reference must not be the step-2
+    checkpoint it resumed from)."""
+    import assay
+
+    assay.register("test-length-v0", "tests.trainer.echo_env:LengthEnv", override=True)
+    # rewards that differ within every group from the first step: the policy moves at once
+    kw = dict(kl_coef=0.5, lr=1e-2, save_every=2, eval_every=100, env_id="assay/test-length-v0", env_kwargs={},
+              group_size=4, max_new_tokens=6)
+    GRPOTrainer(small_config(model, tmp_path / "straight", steps=4, **kw), progress=False).train()
+    GRPOTrainer(small_config(model, tmp_path / "resumed", steps=2, **kw), progress=False).train()
+    GRPOTrainer(small_config(model, tmp_path / "resumed", steps=4, **kw), resume=True, progress=False).train()
+    a, b = weights(tmp_path / "straight"), weights(tmp_path / "resumed")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    kl = [r["kl"] for r in rows(tmp_path / "resumed") if "kl" in r]
+    assert kl == [r["kl"] for r in rows(tmp_path / "straight") if "kl" in r] and kl[2] != 0  # step 3: after the resume
