@@ -147,6 +147,14 @@ class GRPOConfig:
     """Sequences per forward/backward; gradients accumulate to the full batch (the update does not depend on it)."""
     steps: int = 60
     """Optimisation steps in the run."""
+    lora_rank: int = 0
+    """0 trains every weight of the policy. r > 0 trains rank-r LoRA adapters (peft) on the lora_targets layers
+    instead; checkpoints still hold plain Hugging Face models (adapters merged in), and their trainer state the
+    adapters, so a resume is exact."""
+    lora_alpha: float = 0.0
+    """LoRA scale numerator (the update is lora_alpha / lora_rank * B A); 0 means 2 * lora_rank."""
+    lora_targets: str = "all-linear"
+    """Layers that get adapters: all-linear (every linear layer of the trunk) or comma-separated module names."""
     max_wall_s: float | None = None
     """Stop after this many seconds of training wall time (the clock survives --resume; checked after each
     step, then a final evaluation and checkpoint follow). None: run all `steps`."""
@@ -257,6 +265,11 @@ class GRPOConfig:
         need(self.reward_ensemble in ENSEMBLE_MODES,
              f"reward_ensemble must be one of {', '.join(ENSEMBLE_MODES)}, got {self.reward_ensemble!r}")
         need(self.reward_ensemble_lam >= 0, f"reward_ensemble_lam must be >= 0, got {self.reward_ensemble_lam}")
+        need(self.lora_rank >= 0 and self.lora_alpha >= 0, f"lora_rank and lora_alpha must be >= 0 (0: off / 2 * rank), "
+             f"got {self.lora_rank} and {self.lora_alpha}")
+        need(bool(self.lora_targets.strip(" ,")), "lora_targets is empty: all-linear, or module names such as q_proj,v_proj")
+        need(not (self.lora_rank and self.ray_generators), "lora_rank with ray_generators is not supported yet (the actors "
+             "load plain weights): generate on the driver (ray_generators=0) or train every weight (lora_rank=0)")
         need(self.ppo_c_coef >= 0 and 0 < self.ppo_c_alpha <= 1,
              f"ppo_c_coef must be >= 0 (0: off) and ppo_c_alpha in (0, 1], got {self.ppo_c_coef} and {self.ppo_c_alpha}")
         need(self.length_penalty_coef >= 0 and self.length_free_tokens >= 0,

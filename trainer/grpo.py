@@ -66,14 +66,28 @@ class GRPOTrainer:
             checkpoint, state = resume_point(self.run, dataclasses.asdict(config), resume, RESUMABLE_CHANGES, "run_dir",
                                              log=print if self.world.rank == 0 else lambda _: None, model_field="model")
         self.device = resolve_device(config.device)
-        self.policy, self.tokenizer = load_policy(str(checkpoint) if checkpoint else config.model, config.run_dir, config.seed)
+        # with LoRA a checkpoint holds a merged model; the run goes on from its starting model plus the adapters
+        resume_from = str(checkpoint) if checkpoint is not None and not config.lora_rank else config.model
+        self.policy, self.tokenizer = load_policy(resume_from, config.run_dir, config.seed)
+        self._lora = None  # the peft wrapper around self.policy's adapters, kept to merge them
+        if config.lora_rank:
+            from assay.trainer.lora import add_lora, load_trainable_state
+
+            self._lora = add_lora(self.policy, config.lora_rank, config.lora_alpha, config.lora_targets)
+            if checkpoint is not None:
+                load_trainable_state(self.policy, state["lora"])
         self.policy.to(self.device)
         self.optimizer = torch.optim.AdamW(self.policy.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.ref_policy = None
         if config.kl_coef > 0:
             # the KL reference is the policy the run started from: after a resume that is config.model,
             # not the checkpoint (a reference that moved with each resume would change the objective)
-            start = self.policy if checkpoint is None else load_policy(config.model, config.run_dir, config.seed)[0]
+            if checkpoint is not None:
+                start = load_policy(config.model, config.run_dir, config.seed)[0]
+            elif self._lora is not None:  # B is zero before the first update: the merged copy is the starting model
+                start = self._exportable()
+            else:
+                start = self.policy
             self.ref_policy = copy.deepcopy(start).to(self.device).eval().requires_grad_(False)
         if checkpoint is not None:
             self.optimizer.load_state_dict(state["optimizer"])
@@ -308,10 +322,22 @@ class GRPOTrainer:
                  "paused_episodes": self._partial.paused_episodes if self._partial is not None else 0,
                  "learned_rewards": self.learned.state() if self.learned is not None else None,
                  "ppo_c_mean": self._ppo_c.mean}
-        return self.run.save(self.step, self.policy, self.tokenizer, state, tag=tag, keep=self.cfg.keep_checkpoints)
+        if self._lora is not None:
+            from assay.trainer.lora import trainable_state
+
+            state["lora"] = trainable_state(self.policy)
+        return self.run.save(self.step, self._exportable(), self.tokenizer, state, tag=tag, keep=self.cfg.keep_checkpoints)
+
+    def _exportable(self):
+        """The policy as a plain Hugging Face model: itself, or with LoRA a merged copy."""
+        if self._lora is None:
+            return self.policy
+        from assay.trainer.lora import merged_copy
+
+        return merged_copy(self.policy, self._lora)
 
     def _save_model(self, folder: Path) -> None:
-        self.policy.save_pretrained(folder)
+        self._exportable().save_pretrained(folder)
         self.tokenizer.save_pretrained(folder)
 
     def _resume_from_text(self) -> str:
@@ -354,7 +380,7 @@ class GRPOTrainer:
         """The policy as it is now, written where the generator server reads it, and loaded there."""
         where = self.run.path / "generator_weights"
         shutil.rmtree(where, ignore_errors=True)
-        self.policy.save_pretrained(where)
+        self._exportable().save_pretrained(where)
         self.generator.load_weights(str(where.resolve()))
 
     def _sampling(self, seed: int | None = None) -> SamplingParams:

@@ -23,7 +23,6 @@ import copy
 import json
 import random
 import time
-import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from assay.chat import task_messages
 from assay.kernels import token_logprobs
 from assay.protocols import Prefix, Step
 from assay.trainer import rm_data, rm_eval
+from assay.trainer.lora import add_lora, merged_copy
 from assay.trainer.progress import StepProgress
 from assay.trainer.rm_losses import bradley_terry_loss, implicit_prm_loss, step_bce_loss
 from assay.trainer.run_state import BestModel, RunDir, resume_point, rng_state, set_rng_state
@@ -164,7 +164,7 @@ def train_reward_model(cfg: RMConfig, train=None, held_out=None, log=print, resu
     model, tokenizer = _base_model(cfg)
     head = torch.nn.Linear(model.config.hidden_size, 1) if cfg.kind != "implicit" else None
     ref = copy.deepcopy(model).eval().requires_grad_(False) if cfg.kind == "implicit" else None
-    adapted = _with_lora(model, cfg) if cfg.lora_rank else None  # trains the adapters inside `model`
+    adapted = add_lora(model, cfg.lora_rank, cfg.lora_alpha, cfg.lora_targets) if cfg.lora_rank else None  # trains the adapters inside `model`
     params = [p for p in model.parameters() if p.requires_grad] + (list(head.parameters()) if head is not None else [])
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     rng = random.Random(cfg.seed)
@@ -206,7 +206,7 @@ def train_reward_model(cfg: RMConfig, train=None, held_out=None, log=print, resu
                     with ema.swapped() if ema is not None else contextlib.nullcontext():
                         row.update(_evaluate(cfg, model, tokenizer, head, ref, held_out))
                         if best is not None:  # the weights evaluated (averaged, with ema) are the ones kept
-                            best.offer(row, lambda folder: _save(folder, cfg, _merged_copy(model, adapted), tokenizer, head, ref))
+                            best.offer(row, lambda folder: _save(folder, cfg, merged_copy(model, adapted), tokenizer, head, ref))
                 _record(run, history, row, log)
             bar.update(step, _headline(loss_value, history))
             if cfg.save_every and step % cfg.save_every == 0:  # no model directory: the state holds the trainable tensors
@@ -388,31 +388,6 @@ def _base_model(cfg: RMConfig):
     from assay.trainer.policy import load_policy
 
     return load_policy(cfg.model, cfg.out, cfg.seed)
-
-
-def _with_lora(model, cfg: RMConfig):
-    """Adds LoRA adapters in place to every linear layer of the trunk (not the output head) and
-    freezes everything else; returns the peft wrapper, whose ``merge_and_unload`` gives the plain
-    model back. ``model`` itself keeps its class, so hidden states are read as without LoRA."""
-    from peft import LoraConfig, get_peft_model
-
-    # Gaussian A (std 1 / rank) rather than peft's default Kaiming-uniform: on the arithmetic
-    # preferences the default start gave lower held-out accuracy (bench/results/reward_models.md).
-    config = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha or 2 * cfg.lora_rank, lora_dropout=0.0,
-                        target_modules=_lora_targets(cfg.lora_targets), init_lora_weights="gaussian")
-    with warnings.catch_warnings():  # peft asks transformers a deprecated question; nothing for the user to do
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-        return get_peft_model(model, config)
-
-
-def _merged_copy(model, adapted):
-    """The model as it would be saved now, leaving the one in training untouched: with LoRA, a copy
-    with the adapters merged in (merging in place and back would not restore the weights exactly)."""
-    return model if adapted is None else copy.deepcopy(adapted).merge_and_unload()
-
-
-def _lora_targets(spec: str) -> str | list[str]:
-    return spec if spec == "all-linear" else [name.strip() for name in spec.split(",") if name.strip()]
 
 
 def _save(out: Path, cfg: RMConfig, model, tokenizer, head, ref) -> Path:
