@@ -268,8 +268,6 @@ class GRPOConfig:
         need(self.lora_rank >= 0 and self.lora_alpha >= 0, f"lora_rank and lora_alpha must be >= 0 (0: off / 2 * rank), "
              f"got {self.lora_rank} and {self.lora_alpha}")
         need(bool(self.lora_targets.strip(" ,")), "lora_targets is empty: all-linear, or module names such as q_proj,v_proj")
-        need(not (self.lora_rank and self.ray_generators), "lora_rank with ray_generators is not supported yet (the actors "
-             "load plain weights): generate on the driver (ray_generators=0) or train every weight (lora_rank=0)")
         need(self.ppo_c_coef >= 0 and 0 < self.ppo_c_alpha <= 1,
              f"ppo_c_coef must be >= 0 (0: off) and ppo_c_alpha in (0, 1], got {self.ppo_c_coef} and {self.ppo_c_alpha}")
         need(self.length_penalty_coef >= 0 and self.length_free_tokens >= 0,

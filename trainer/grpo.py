@@ -104,7 +104,7 @@ class GRPOTrainer:
         if config.ray_generators:
             from assay.trainer.ray_backend.generators import generators_from_config
 
-            self.generator = generators_from_config(config, self.policy, self.tokenizer, version=self.step)
+            self.generator = generators_from_config(config, self._exportable(), self.tokenizer, version=self.step)
         elif config.generator_url:
             if self.world.size > 1:
                 from assay.config import ConfigError
@@ -361,8 +361,8 @@ class GRPOTrainer:
     def _snapshot(self, policy, version: int):
         """A generator frozen at the policy's current weights, for the async pipeline: a copy here, or
         the Ray generator actors pinned to ``version`` (the weights pushed to them once)."""
-        if self.cfg.ray_generators:
-            return self.generator.pinned(policy, version)
+        if self.cfg.ray_generators:  # actors hold plain models: with LoRA, the merged weights of `policy`
+            return self.generator.pinned(self._exportable(), version)
         return HFGenerator(copy.deepcopy(policy), self.tokenizer, batch_size=self.cfg.generation_batch_size)
 
     def _publish(self) -> None:
@@ -372,7 +372,7 @@ class GRPOTrainer:
         if self._async is not None:
             self._async.publish(self.step, self.policy)  # with Ray generators, the snapshot is the sync
         elif self.cfg.ray_generators:
-            self.generator.sync(self.policy, self.step)
+            self.generator.sync(self._exportable(), self.step)
         elif self.cfg.generator_url:
             self._sync_server()
 

@@ -56,6 +56,8 @@ def test_a_resume_is_exact(model, tmp_path):
     assert not all(torch.equal(a[k], checkpoint(tmp_path / "straight", 2)[k]) for k in a)  # steps 3-4 did move it
 
 
-def test_lora_with_generator_actors_is_refused():
-    with pytest.raises(ConfigError, match="lora_rank with ray_generators is not supported"):
-        GRPOConfig(lora_rank=4, backend="ray", ray_generators=1)
+def test_bad_lora_settings_say_the_fix():
+    with pytest.raises(ConfigError, match="lora_rank and lora_alpha must be >= 0"):
+        GRPOConfig(lora_rank=-1)
+    with pytest.raises(ConfigError, match="lora_targets is empty"):
+        GRPOConfig(lora_rank=4, lora_targets=",")

@@ -213,3 +213,27 @@ def test_a_killed_actor_is_replaced_and_its_shard_sampled_again_the_same(policy)
 def _killed(actor):
     ray.kill(actor)
     return actor
+
+
+def test_with_lora_the_actors_hold_the_merged_weights(model, tmp_path):
+    """LoRA adapters live on the driver; generator actors hold plain models, so every sync sends
+    the merged weights (W + scale * B A), equal to what the run's checkpoint holds."""
+    from safetensors.torch import load_file
+
+    from assay.trainer.grpo import GRPOTrainer
+
+    cfg = config(model, tmp_path, backend="ray", ray_generators=1, lora_rank=4, lr=1e-2, steps=2, save_every=2)
+    trainer = GRPOTrainer(cfg, progress=False)
+    try:
+        trainer.train()
+        actor = trainer.generator.weights(0)
+        assert trainer.generator.held_versions() == [2]
+    finally:
+        trainer._env_runner.close()
+        trainer.generator.close()
+    saved = load_file(tmp_path / "checkpoints" / "step_000002" / "model.safetensors")
+    base = load_file(model / "model.safetensors")
+    assert any(not torch.equal(saved[k], base[k]) for k in saved)  # the adapters moved the merged weights
+    for k, v in saved.items():
+        torch.testing.assert_close(actor[k], v, rtol=0, atol=0, msg=k)
+
