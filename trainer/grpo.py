@@ -83,12 +83,12 @@ class GRPOTrainer:
             # the KL reference is the policy the run started from: after a resume that is config.model,
             # not the checkpoint (a reference that moved with each resume would change the objective)
             if checkpoint is not None:
-                start = load_policy(config.model, config.run_dir, config.seed)[0]
+                ref = load_policy(config.model, config.run_dir, config.seed)[0]
             elif self._lora is not None:  # B is zero before the first update: the merged copy is the starting model
-                start = self._exportable()
+                ref = self._exportable()
             else:
-                start = self.policy
-            self.ref_policy = copy.deepcopy(start).to(self.device).eval().requires_grad_(False)
+                ref = copy.deepcopy(self.policy)
+            self.ref_policy = ref.to(self.device).eval().requires_grad_(False)
         if checkpoint is not None:
             self.optimizer.load_state_dict(state["optimizer"])
             set_rng_state(state["rng"])

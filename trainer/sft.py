@@ -88,8 +88,9 @@ def pretrain_tiny(cfg: SFTConfig, log=print, resume: bool = False, progress: boo
         # kernels round differently on weights left where a loaded file put them; see load_policy)
         saved = load_file(checkpoint / "model.safetensors")
         loaded = model.load_state_dict(saved, strict=False)
-        storage = {t.data_ptr(): name for name, t in model.state_dict().items() if name in saved}
-        untied = [k for k in loaded.missing_keys if model.state_dict()[k].data_ptr() not in storage]  # tied ones load with their twin
+        live = model.state_dict()
+        saved_storage = {live[name].data_ptr() for name in saved if name in live}
+        untied = [k for k in loaded.missing_keys if live[k].data_ptr() not in saved_storage]  # tied ones load with their twin
         if loaded.unexpected_keys or untied:
             from assay.errors import AssayError
 

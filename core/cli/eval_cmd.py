@@ -119,8 +119,7 @@ def _all_checkpoints(args, cfg, run_config: Path | None, evaluate, temperature: 
     models = [(p.name, p) for p in run.regular_checkpoints()] + ([("best", run.best)] if (run.best / "config.json").exists() else [])
     if not models:
         raise AssayError(f"{run.checkpoints} holds no checkpoint")
-    how = "greedy" if not temperature else f"temperature {temperature:g}"
-    print(f"{len(models)} models of {args.model} on {cfg.env_id} {cfg.env_kwargs or ''}, {how}, {cfg.eval_size} held-out tasks")
+    print(f"{len(models)} models of {_setting(args.model, cfg, temperature)}")
     reports = [(name, evaluate(dataclasses.replace(cfg, model=str(path)))[0]) for name, path in models]
     top = max(r.accuracy for _, r in reports)
     table = Table()
@@ -163,11 +162,17 @@ def _print(report, cfg, model: str, temperature: float) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    how = "greedy" if not temperature else f"temperature {temperature:g}"
-    print(f"{model} on {cfg.env_id} {cfg.env_kwargs or ''}, {how}, {report.tasks} held-out tasks")
+    print(_setting(model, cfg, temperature))
     table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in report.rows():
         table.add_row(name, value)
     Console().print(table)
+
+
+def _setting(model: str, cfg, temperature: float) -> str:
+    """The line above a report: what was evaluated on what, and how it was sampled."""
+    how = "greedy" if not temperature else f"temperature {temperature:g}"
+    return f"{model} on {cfg.env_id} {cfg.env_kwargs or ''}, {how}, {cfg.eval_size} held-out tasks"
+
