@@ -6,7 +6,8 @@ Trains assay's tiny model with ``device=cuda`` and then ``device=cpu``, same see
 the digits env of tests/trainer/echo_env.py (reward = share of digits in the response; no
 verifier dependencies, so it runs on a bare GPU image). Prints, per device: median step time,
 rollout and update tokens per second, the train reward over the first and last five steps, and
-whether every loss was finite. Not a throughput claim (the tiny model leaves a GPU idle); a
+whether every loss was finite. The first device also runs with ``fsdp=true`` (FSDP2 in a one-process
+group: NCCL on a GPU), the sharded path's smoke test where only one GPU is at hand. Not a throughput claim (the tiny model leaves a GPU idle); a
 check that the CUDA path (generation, Triton log-probs, update) runs and learns.
 """
 
@@ -24,21 +25,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.trainer.ec
 
 import assay  # noqa: E402
 from assay.trainer.config import GRPOConfig  # noqa: E402
+from assay.trainer.distributed import finish, init_from_env  # noqa: E402
 from assay.trainer.grpo import GRPOTrainer  # noqa: E402
 
 assay.register("smoke-length-v0", "tests.trainer.echo_env:LengthEnv", override=True)
 
 
-def run(device: str, steps: int, work: Path) -> str:
+def run(device: str, steps: int, work: Path, fsdp: bool = False) -> str:
+    name = device + ("+fsdp" if fsdp else "")
     cfg = GRPOConfig(env_id="smoke-length-v0", env_kwargs={}, device=device, steps=steps, prompts_per_step=16,
                      group_size=8, max_new_tokens=16, lr=3e-4, eval_every=10**6, save_every=10**6, eval_size=8,
-                     run_dir=str(work / device), seed=0)
+                     run_dir=str(work / name), seed=0, fsdp=fsdp)
     rows = [r for r in GRPOTrainer(cfg, progress=False).train() if "rollout_s" in r]
     later = rows[1:]
     first5 = statistics.mean(r["reward"] for r in rows[:5])
     last5 = statistics.mean(r["reward"] for r in rows[-5:])
     finite = all(torch.isfinite(torch.tensor(r["loss"])) for r in rows)
-    return (f"{device}: {len(rows)} steps, median step {statistics.median(r['step_s'] for r in later):.3f}s, "
+    return (f"{name}: {len(rows)} steps, median step {statistics.median(r['step_s'] for r in later):.3f}s, "
             f"rollout {statistics.median(r['rollout_tokens'] / r['rollout_s'] for r in later):.0f} tok/s, "
             f"update {statistics.median(r['processed_tokens'] / r['update_s'] for r in later):.0f} tok/s, "
             f"reward first 5 {first5:.3f} -> last 5 {last5:.3f}, losses finite: {finite}")
@@ -52,6 +55,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for device in devices:
             print(run(device, args.steps, Path(tmp)), flush=True)
+        init_from_env(always=True)  # FSDP needs a process group, here of one
+        print(run(devices[0], args.steps, Path(tmp), fsdp=True), flush=True)
+        finish()
 
 
 if __name__ == "__main__":

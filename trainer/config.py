@@ -155,6 +155,11 @@ class GRPOConfig:
     """LoRA scale numerator (the update is lora_alpha / lora_rank * B A); 0 means 2 * lora_rank."""
     lora_targets: str = "all-linear"
     """Layers that get adapters: all-linear (every linear layer of the trunk) or comma-separated module names."""
+    fsdp: bool = False
+    """Under torchrun: shard the policy's weights, gradients and AdamW state over the ranks with FSDP2 (one unit
+    per decoder block; assay.trainer.fsdp). Each rank samples with a full copy of the weights, refreshed after
+    every update. false: every rank holds the whole model and optimiser, and gradients are all-reduced.
+    Checkpoints are plain Hugging Face directories either way."""
     max_wall_s: float | None = None
     """Stop after this many seconds of training wall time (the clock survives --resume; checked after each
     step, then a final evaluation and checkpoint follow). None: run all `steps`."""
@@ -276,6 +281,8 @@ class GRPOConfig:
         need(self.ray_workers >= 1, f"ray_workers must be >= 1, got {self.ray_workers}")
         need(self.worker_retries >= 0, f"worker_retries must be >= 0, got {self.worker_retries}")
         need(self.step_timeout_s is None or self.step_timeout_s > 0, f"step_timeout_s must be > 0 or null, got {self.step_timeout_s}")
+        need(not (self.fsdp and self.lora_rank), "fsdp=true shards full weights; LoRA adapters are not sharded: set "
+             "lora_rank=0 or fsdp=false")
         need(self.max_staleness >= 0, f"max_staleness must be >= 0 (0: synchronous), got {self.max_staleness}")
         need(self.max_staleness == 0 or self.tis_cap is not None,
              "max_staleness > 0 trains on samples of older policies: set tis_cap (e.g. 2) so the importance weights "

@@ -8,14 +8,22 @@ import torch
 import torch.distributed as dist
 
 
-def init_from_env() -> bool:
-    """Join the process group torchrun describes (``WORLD_SIZE`` > 1); returns whether it did."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
-        return dist.is_initialized()
+def init_from_env(always: bool = False) -> bool:
+    """Join the process group torchrun describes (``WORLD_SIZE`` > 1); returns whether it did.
+
+    ``always``: also make a one-process group when run alone (FSDP needs a group even of one)."""
+    if dist.is_initialized():
+        return True
+    alone = int(os.environ.get("WORLD_SIZE", "1")) <= 1
+    if alone and not always:
+        return False
     backend = "nccl" if torch.cuda.is_available() else "gloo"
     if backend == "nccl":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    dist.init_process_group(backend)
+    if alone and "MASTER_ADDR" not in os.environ:  # not under torchrun: an in-process store is enough for one
+        dist.init_process_group(backend, store=dist.HashStore(), rank=0, world_size=1)
+    else:
+        dist.init_process_group(backend)
     return True
 
 

@@ -77,20 +77,24 @@ class GRPOTrainer:
             if checkpoint is not None:
                 load_trainable_state(self.policy, state["lora"])
         self.policy.to(self.device)
-        self.optimizer = torch.optim.AdamW(self.policy.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        self.ref_policy = None
-        if config.kl_coef > 0:
-            # the KL reference is the policy the run started from: after a resume that is config.model,
-            # not the checkpoint (a reference that moved with each resume would change the objective)
-            if checkpoint is not None:
-                ref = load_policy(config.model, config.run_dir, config.seed)[0]
-            elif self._lora is not None:  # B is zero before the first update: the merged copy is the starting model
-                ref = self._exportable()
-            else:
-                ref = copy.deepcopy(self.policy)
-            self.ref_policy = ref.to(self.device).eval().requires_grad_(False)
+        self._sharded = None  # fsdp=true: the FSDP root over self.policy, which the update runs and AdamW steps
+        self._generation_model = None  # fsdp=true: the full copy of the weights this rank samples with
+        ref = self._reference(checkpoint) if config.kl_coef > 0 else None  # before sharding: it may copy the policy
+        if config.fsdp:
+            from assay.trainer.fsdp import generation_copy, shard_policy
+
+            self._generation_model = generation_copy(self.policy)
+            self._sharded = shard_policy(self.policy)
+            ref = shard_policy(ref, trainable=False) if ref is not None else None
+        self.optimizer = torch.optim.AdamW(self._trained().parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.ref_policy = ref
         if checkpoint is not None:
-            self.optimizer.load_state_dict(state["optimizer"])
+            if self._sharded is not None:
+                from assay.trainer.fsdp import load_optimizer_state
+
+                load_optimizer_state(self._sharded, self.optimizer, state["optimizer"])
+            else:
+                self.optimizer.load_state_dict(state["optimizer"])
             set_rng_state(state["rng"])
             self.step, self.data_seed = state["step"], state["data_seed"]
             self.elapsed_s = state.get("elapsed_s", 0.0)
@@ -116,7 +120,7 @@ class GRPOTrainer:
                                              api_key=key)
             self._sync_server()  # it may serve other weights than this run starts from (a base model, a resume)
         else:
-            self.generator = HFGenerator(self.policy, self.tokenizer, batch_size=config.generation_batch_size)
+            self.generator = HFGenerator(self._sampling_model(), self.tokenizer, batch_size=config.generation_batch_size)
         self._partial = None  # paused episodes of partial rollouts (assay.trainer.partial)
         if config.partial_rollout_turns:
             from assay.trainer.partial import PartialRollouts
@@ -165,7 +169,7 @@ class GRPOTrainer:
                 lr = self._set_lr(self.step + 1)
                 update_start = time.perf_counter()
                 try:
-                    stats = policy_update(self.policy, self.optimizer, batch, cfg, self.world, self.ref_policy)  # loss -> step
+                    stats = policy_update(self._trained(), self.optimizer, batch, cfg, self.world, self.ref_policy)  # loss -> step
                 except TrainingDiverged as e:
                     where = self.save(tag="diverged")
                     raise TrainingDiverged(f"{e}. Checkpoint of the last good state: {where}. To go on with a smaller "
@@ -315,9 +319,10 @@ class GRPOTrainer:
         return row
 
     def save(self, tag: str | None = None) -> Path | None:
+        optimizer = self._optimizer_state()  # under fsdp a collective: every rank takes part, rank 0 writes
         if self.world.rank != 0:
             return None
-        state = {"optimizer": self.optimizer.state_dict(), "rng": rng_state(), "step": self.step,
+        state = {"optimizer": optimizer, "rng": rng_state(), "step": self.step,
                  "data_seed": self.data_seed, "elapsed_s": self._elapsed(), "config": dataclasses.asdict(self.cfg),
                  "paused_episodes": self._partial.paused_episodes if self._partial is not None else 0,
                  "learned_rewards": self.learned.state() if self.learned is not None else None,
@@ -329,12 +334,41 @@ class GRPOTrainer:
         return self.run.save(self.step, self._exportable(), self.tokenizer, state, tag=tag, keep=self.cfg.keep_checkpoints)
 
     def _exportable(self):
-        """The policy as a plain Hugging Face model: itself, or with LoRA a merged copy."""
+        """The policy as a plain Hugging Face model: itself, with FSDP its full copy (refreshed after
+        every update), or with LoRA a merged copy."""
+        if self._generation_model is not None:
+            return self._generation_model
         if self._lora is None:
             return self.policy
         from assay.trainer.lora import merged_copy
 
         return merged_copy(self.policy, self._lora)
+
+    def _trained(self):
+        """What the update runs and the optimiser steps: the FSDP root, or the policy itself."""
+        return self._sharded if self._sharded is not None else self.policy
+
+    def _sampling_model(self):
+        """What rollouts sample with in this process: the policy, or under FSDP its full copy."""
+        return self._generation_model if self._generation_model is not None else self.policy
+
+    def _optimizer_state(self) -> dict:
+        if self._sharded is None:
+            return self.optimizer.state_dict()
+        from assay.trainer.fsdp import optimizer_state
+
+        return optimizer_state(self._sharded, self.optimizer)
+
+    def _reference(self, checkpoint: Path | None):
+        """The KL reference: the policy the run started from. After a resume that is config.model, not
+        the checkpoint (a reference that moved with each resume would change the objective)."""
+        if checkpoint is not None:
+            ref = load_policy(self.cfg.model, self.cfg.run_dir, self.cfg.seed)[0]
+        elif self._lora is not None:  # B is zero before the first update: the merged copy is the starting model
+            ref = self._exportable()
+        else:
+            ref = copy.deepcopy(self.policy)
+        return ref.to(self.device).eval().requires_grad_(False)
 
     def _save_model(self, folder: Path) -> None:
         self._exportable().save_pretrained(folder)
@@ -355,7 +389,7 @@ class GRPOTrainer:
             from assay.trainer.ray_backend.pipeline import AsyncRollouts
 
             self._async = AsyncRollouts(lambda gen: self.rollout(gen, lambda: gen.last_version), self._snapshot,
-                                        self.policy, self.step, self.cfg.max_staleness)
+                                        self._sampling_model(), self.step, self.cfg.max_staleness)
         return self._async.next(self.step)
 
     def _snapshot(self, policy, version: int):
@@ -369,8 +403,12 @@ class GRPOTrainer:
         """After each step: the weights as they are now become version ``self.step`` for whoever
         samples away from the live policy (the async pipeline's snapshot, Ray generator actors, a
         generator server)."""
+        if self._generation_model is not None:  # every rank gathers the new shards into its copy
+            from assay.trainer.fsdp import refresh
+
+            refresh(self._generation_model, self.policy)
         if self._async is not None:
-            self._async.publish(self.step, self.policy)  # with Ray generators, the snapshot is the sync
+            self._async.publish(self.step, self._sampling_model())  # with Ray generators, the snapshot is the sync
         elif self.cfg.ray_generators:
             self.generator.sync(self._exportable(), self.step)
         elif self.cfg.generator_url:

@@ -17,6 +17,7 @@ import torch.distributed as dist
 from assay.trainer import losses
 from assay.trainer.batch import Batch
 from assay.trainer.config import GRPOConfig
+from assay.trainer.fsdp import is_sharded
 from assay.trainer.policy import response_logprobs
 
 
@@ -58,7 +59,7 @@ def all_reduce_grads(model, world: World) -> None:
     LM head's full logits), so the wrapper's forward is not what runs. Since every rank's loss is
     normalised by global counts, the *sum* of rank gradients is exactly the full batch's gradient.
     """
-    if world.size == 1:
+    if world.size == 1 or is_sharded(model):  # FSDP has reduce-scattered them in the backward
         return
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     for dtype in {g.dtype for g in grads}:
@@ -69,6 +70,26 @@ def all_reduce_grads(model, world: World) -> None:
         for g in group:
             g.copy_(flat[offset : offset + g.numel()].view_as(g))
             offset += g.numel()
+
+
+def logprobs(model, batch: Batch, temperature: float, with_entropy: bool = False):
+    """``response_logprobs`` of a plain model, or through an FSDP root (``assay.trainer.fsdp``),
+    whose forward gathers the shards it needs."""
+    if is_sharded(model):
+        return model(batch, temperature, with_entropy)
+    return response_logprobs(model, batch, temperature, with_entropy)
+
+
+def gradient_norm(model, max_norm: float) -> float:
+    """The global gradient norm, clipping to ``max_norm`` when it is > 0 (sharded gradients too)."""
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    if max_norm > 0:
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+    else:
+        norm = torch.nn.utils.get_total_norm(grads)
+    if hasattr(norm, "full_tensor"):  # a DTensor: the norm over every rank's shards
+        norm = norm.full_tensor()
+    return float(norm)
 
 
 def micro_batches(n: int, size: int) -> list[slice]:
@@ -89,16 +110,16 @@ def policy_update(model, optimizer, batch: Batch, cfg: GRPOConfig, world: World 
     if cfg.ppo_epochs > 1 or cfg.kl_coef > 0:
         with torch.no_grad():
             if cfg.ppo_epochs > 1:
-                old_logp = torch.cat([response_logprobs(model, batch.select(s), cfg.temperature)[0] for s in slices]) if slices else None
+                old_logp = torch.cat([logprobs(model, batch.select(s), cfg.temperature)[0] for s in slices]) if slices else None
             if cfg.kl_coef > 0 and ref_model is not None:
-                ref_logp = torch.cat([response_logprobs(ref_model, batch.select(s), cfg.temperature)[0] for s in slices])
+                ref_logp = torch.cat([logprobs(ref_model, batch.select(s), cfg.temperature)[0] for s in slices])
     totals = {"loss": 0.0, "pg_loss": 0.0, "kl": 0.0, "entropy": 0.0, "clip_frac": 0.0, "tis_weight": 0.0}
     grad_norm = 0.0
     for _ in range(cfg.ppo_epochs):
         optimizer.zero_grad(set_to_none=True)
         for s in slices:
             micro = batch.select(s)
-            logp, entropy = response_logprobs(model, micro, cfg.temperature, with_entropy=True)
+            logp, entropy = logprobs(model, micro, cfg.temperature, with_entropy=True)
             width = logp.shape[1]
             old = logp.detach() if old_logp is None else old_logp[s, :width]
             per_token = losses.clipped_policy_loss(logp, old, micro.advantages, cfg.clip_low, cfg.clip_high)
@@ -124,10 +145,7 @@ def policy_update(model, optimizer, batch: Batch, cfg: GRPOConfig, world: World 
             totals["entropy"] += float((entropy.detach() * mask).sum())
             totals["clip_frac"] += float(losses.clip_fraction(logp.detach(), old, mask, cfg.clip_low, cfg.clip_high) * mask.sum())
         all_reduce_grads(model, world)
-        if cfg.max_grad_norm > 0:
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm))
-        else:
-            grad_norm = math.sqrt(sum(float(p.grad.pow(2).sum()) for p in model.parameters() if p.grad is not None))
+        grad_norm = gradient_norm(model, cfg.max_grad_norm)
         if not math.isfinite(grad_norm):
             raise TrainingDiverged(f"gradient norm is {grad_norm}; lower lr or check rewards")
         optimizer.step()

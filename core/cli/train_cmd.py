@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from assay.trainer.run_state import BestModel, RunDir
 
     config = load(GRPOConfig, args.config, args.overrides)
-    init_from_env()
+    init_from_env(always=config.fsdp)
     history = GRPOTrainer(config, resume=args.resume, progress=not args.no_progress).train()
     finish()  # on an error torchrun stops the other ranks; on success they leave together
     evals = [r["eval_accuracy"] for r in history if "eval_accuracy" in r]
