@@ -4,7 +4,10 @@
 
 1. Times forward + backward at several chunk budgets (``chunk_size`` = budget / 4 logits), median
    of 10 after 2 warm-ups, CUDA events, with the peak memory above the inputs.
-2. Profiles one run at the default budget with ``torch.profiler`` and prints the GPU kernels'
+2. Times the default budget with 0, 256, 512 (the default) and 768 MiB of forward logits kept for
+   the backward (``keep_logits_bytes``), the four interleaved run by run so clock drift hits all
+   alike, with each one's peak memory.
+3. Profiles one run at the default budget with ``torch.profiler`` and prints the GPU kernels'
    total time grouped by kernel: which share is GEMM and which is the elementwise Triton work.
 
 Used to choose ``op.CUDA_CHUNK_BYTES`` and to see what stands between the op and the matmul peak;
@@ -52,9 +55,9 @@ def main() -> None:
     h, w, t = _inputs("cuda", N, D, V, "bf16")
     ones = torch.ones(N, device="cuda")
 
-    def run(chunk_size=None):
+    def run(chunk_size=None, keep=None):
         h.grad = w.grad = None
-        token_logprobs(h, w, t, chunk_size=chunk_size).backward(ones)
+        token_logprobs(h, w, t, chunk_size=chunk_size, keep_logits_bytes=keep).backward(ones)
 
     lines = [f"# token_logprobs profile: N={N} D={D} V={V} bf16, fwd+bwd, {torch.cuda.get_device_name()}", "",
              "| chunk budget (MiB fp32) | chunk (rows x cols) | time (ms) | TFLOP/s (8NDV) | peak extra (MiB) |",
@@ -64,6 +67,16 @@ def main() -> None:
         ms, peak = time_run(lambda: run(chunk))
         rows, cols = op.chunk_geometry(N, V, chunk)
         lines.append(f"| {mib} | {rows} x {cols} | {ms:.2f} | {8 * N * D * V / ms / 1e9:.0f} | {peak:.0f} |")
+    lines += ["", "| logits kept (MiB) | chunks kept | time (ms), interleaved | peak extra (MiB) |", "|---:|---:|---:|---:|"]
+    keeps = [mib * 2**20 for mib in (0, 256, 512, 768)]
+    chunk = op.default_chunk_size(h.device)
+    peaks = {k: time_run(lambda: run(keep=k), repeats=1, warmup=1)[1] for k in keeps}
+    times: dict[int, list[float]] = {k: [] for k in keeps}
+    for _ in range(10):
+        for k in keeps:
+            times[k].append(time_run(lambda: run(keep=k), repeats=1, warmup=0)[0])
+    for k in keeps:
+        lines.append(f"| {k // 2**20} | {op.kept_chunks(N, V, chunk, k, 2)} | {statistics.median(times[k]):.2f} | {peaks[k]:.0f} |")
     mm = torch.empty(N, D, device="cuda", dtype=torch.bfloat16)
     wc = w.detach()[:16384]
     ms, _ = time_run(lambda: torch.mm(mm, wc.T))

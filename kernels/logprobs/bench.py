@@ -4,8 +4,10 @@
 ``setup_*(device, N, D, V, dtype="bf16" | "fp32") -> (run, Work)``. ``Work.flops`` counts the
 matmul FLOPs each implementation executes: 2·N·D·V per ``[N, D] x [D, V]`` product, so
 6·N·D·V for those that keep the logits (naive, compiled) or build gradients inside the forward,
-and 8·N·D·V for those that recompute the logits in the backward (assay, Liger with
-``reduction="none"``, verl). Elementwise work is not counted.
+and 8·N·D·V for those that recompute the logits in the backward (Liger with ``reduction="none"``,
+verl, assay with ``keep_logits_bytes=0``: the ``assay_recompute`` row); assay by default keeps its
+first chunks' logits on a GPU and recomputes the rest, 8·N·D·V less 2·D per kept logit.
+Elementwise work is not counted.
 
 Liger-Kernel and verl are imported inside their setups; when missing, the ImportError reaches
 ``benchutil.measure`` and the row reads "error: ImportError ... not installed".
@@ -13,12 +15,13 @@ Liger-Kernel and verl are imported inside their setups; when missing, the Import
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import torch
 
 from assay.kernels.benchutil import Case, Work
-from assay.kernels.logprobs import token_logprobs
+from assay.kernels.logprobs import op, token_logprobs
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 
@@ -50,7 +53,19 @@ def _work(factor: float, N: int, D: int, V: int, dtype: str) -> Work:
 
 def setup_assay(device: str, N: int, D: int, V: int, dtype: str = "bf16", **kw):
     h, w, t = _inputs(device, N, D, V, dtype)
-    return _runner(lambda: token_logprobs(h, w, t, **kw), h, w), _work(8.0, N, D, V, dtype)
+    keep = kw.get("keep_logits_bytes")
+    keep = op.default_keep_bytes(h.device) if keep is None else keep
+    chunk = kw.get("chunk_size") or op.default_chunk_size(h.device)
+    kept = sum(op.chunk_sizes(N, V, chunk)[: op.kept_chunks(N, V, chunk, keep, h.element_size())])
+    kept = kept if h.is_cuda else 0  # the CPU backend keeps nothing (op.py: PRESERVES_CHUNK)
+    work = _work(8.0, N, D, V, dtype)
+    work = dataclasses.replace(work, flops=work.flops - 2.0 * D * kept)
+    return _runner(lambda: token_logprobs(h, w, t, **kw), h, w), work
+
+
+def setup_assay_recompute(device: str, N: int, D: int, V: int, dtype: str = "bf16", **kw):
+    """assay recomputing every chunk in the backward (``keep_logits_bytes=0``), for comparison."""
+    return setup_assay(device, N, D, V, dtype, keep_logits_bytes=0, **kw)
 
 
 def naive(hidden, weight, targets):
@@ -145,7 +160,7 @@ def cases(device: str, quick: bool = False) -> list[Case]:
     me = "assay.kernels.logprobs.bench"
     if device.startswith("cuda"):
         params = dict(N=8192, D=4096, V=151936, dtype="bf16")
-        impls = ["assay", "naive", "compiled", "liger", "verl"]
+        impls = ["assay", "assay_recompute", "naive", "compiled", "liger", "verl"]
     else:
         params = dict(N=4096, D=512, V=32000, dtype="fp32")
         impls = ["assay", "naive", "compiled"]

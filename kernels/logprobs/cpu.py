@@ -15,6 +15,8 @@ import torch
 
 from assay.kernels.logprobs.reference import accumulate_dtype
 
+PRESERVES_CHUNK = False  # forward_chunk folds the softmax into the chunk in place: op.py cannot keep it
+
 
 def _scaled(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """``logits.float() / T`` as a scratch tensor (in place when the chunk is already fp32/fp64)."""

@@ -21,6 +21,14 @@ Backward recomputes each chunk's logits (nothing ``[N, V]`` is saved: only ``lse
 row), lets the backend overwrite them with ``d loss / d logits`` in place, and runs the two
 gradient matmuls on that buffer. FLOPs: 2·N·D·V forward + 2·N·D·V recompute + 4·N·D·V gradients.
 
+Keeping logits (CUDA): the recompute is a quarter of the FLOPs, so while memory allows the forward
+keeps its first chunks' logits for the backward instead (``keep_logits_bytes``, default
+``CUDA_KEEP_BYTES`` = 512 MiB on GPUs, 0 on CPUs). Those chunks' GEMMs write into buffers of their
+own, which the backward takes in order and frees one by one; the rest are recomputed. At N=8192,
+V=151936 that is 2 of 10 chunks, about 5% of the op's FLOPs, for 512 MiB held from the forward to
+the backward (workspace still under 1 GiB). Only backends whose forward leaves the chunk intact
+(``PRESERVES_CHUNK``: the Triton one) can keep; the CPU one folds the softmax into the buffer in place.
+
 Rows whose target is ``ignore_index`` or whose ``mask`` is False are dropped before any matmul
 (``index_select``) and their zeros scattered back, so padding and prompt tokens cost nothing.
 
@@ -52,6 +60,7 @@ from assay.kernels.logprobs.reference import accumulate_dtype, token_logprobs_re
 # times 128/256/512/1024 MiB side by side).
 CUDA_CHUNK_BYTES = 512 * 2**20
 CPU_CHUNK_BYTES = 8 * 2**20
+CUDA_KEEP_BYTES = 512 * 2**20  # forward logits kept for the backward (see "Keeping logits" above)
 MIN_CHUNK_COLS = 2048  # narrower column chunks than this make skinny, slow matmuls: split rows instead
 
 SUPPORTED_DTYPES = (torch.bfloat16, torch.float16, torch.float32, torch.float64)
@@ -60,6 +69,11 @@ SUPPORTED_DTYPES = (torch.bfloat16, torch.float16, torch.float32, torch.float64)
 def default_chunk_size(device: torch.device) -> int:
     """Logits per chunk (rows × columns) so that the chunk's fp32 copy fits the device's budget."""
     return (CUDA_CHUNK_BYTES if device.type == "cuda" else CPU_CHUNK_BYTES) // 4
+
+
+def default_keep_bytes(device: torch.device) -> int:
+    """Bytes of forward logits kept for the backward instead of recomputed there."""
+    return CUDA_KEEP_BYTES if device.type == "cuda" else 0
 
 
 def chunk_geometry(n_rows: int, vocab: int, chunk_size: int) -> tuple[int, int]:
@@ -71,6 +85,24 @@ def chunk_geometry(n_rows: int, vocab: int, chunk_size: int) -> tuple[int, int]:
         return n_rows, cols - cols % 256  # aligned slabs; still >= MIN_CHUNK_COLS
     cols = min(vocab, MIN_CHUNK_COLS)
     return max(1, chunk_size // cols), cols
+
+
+def chunk_sizes(n_rows: int, vocab: int, chunk_size: int) -> list[int]:
+    """Logits in each chunk, in the order the forward and the backward walk them."""
+    rows, cols = chunk_geometry(n_rows, vocab, chunk_size)
+    return [(min(n_rows, r0 + rows) - r0) * (min(vocab, v0 + cols) - v0)
+            for v0 in range(0, vocab, cols) for r0 in range(0, n_rows, rows)]
+
+
+def kept_chunks(n_rows: int, vocab: int, chunk_size: int, keep_bytes: int, element_size: int) -> int:
+    """How many leading chunks the forward keeps: as many as fit in ``keep_bytes`` together."""
+    total, count = 0, 0
+    for size in chunk_sizes(n_rows, vocab, chunk_size) if keep_bytes > 0 else ():
+        total += size * element_size
+        if total > keep_bytes:
+            break
+        count += 1
+    return count
 
 
 def _backend(name: str) -> types.ModuleType:
@@ -87,10 +119,13 @@ def chunk_logits(hidden: torch.Tensor, weight: torch.Tensor, buffer: torch.Tenso
     return torch.mm(hidden, weight.T, out=out)
 
 
-def forward_chunks(hidden, weight, targets, *, temperature, with_entropy, backend, chunk_size, block_v=None):
+def forward_chunks(hidden, weight, targets, *, temperature, with_entropy, backend, chunk_size, block_v=None,
+                   keep=None, keep_bytes=0):
     """Per-row ``(logp, lse, entropy)`` of valid rows only, before the final clamp.
 
     ``entropy`` is None unless ``with_entropy``. ``hidden``/``targets`` are already compacted.
+    ``keep``: a list that receives the leading chunks' logits, in chunk order, while their total
+    stays within ``keep_bytes`` (for :func:`backward_chunks`); the backend must preserve them.
     """
     n, vocab = hidden.shape[0], weight.shape[0]
     acc = accumulate_dtype(hidden.dtype)
@@ -99,12 +134,21 @@ def forward_chunks(hidden, weight, targets, *, temperature, with_entropy, backen
     row_ent = stats[3] if with_entropy else None
     if n:
         rows, cols = chunk_geometry(n, vocab, chunk_size)
-        buffer = torch.empty(rows * cols, dtype=hidden.dtype, device=hidden.device)
+        buffer, index = None, 0
+        n_keep = kept_chunks(n, vocab, chunk_size, keep_bytes, hidden.element_size()) if keep is not None else 0
         for v0 in range(0, vocab, cols):
             w = weight[v0 : v0 + cols]
             for r0 in range(0, n, rows):
                 r1 = min(n, r0 + rows)
-                logits = chunk_logits(hidden[r0:r1], w, buffer)
+                if index < n_keep:  # a buffer of its own, handed to the backward
+                    out = torch.empty((r1 - r0) * w.shape[0], dtype=hidden.dtype, device=hidden.device)
+                    logits = chunk_logits(hidden[r0:r1], w, out)
+                    keep.append(logits)
+                else:
+                    if buffer is None:
+                        buffer = torch.empty(rows * cols, dtype=hidden.dtype, device=hidden.device)
+                    logits = chunk_logits(hidden[r0:r1], w, buffer)
+                index += 1
                 backend.forward_chunk(
                     logits, targets[r0:r1], v0, row_max[r0:r1], row_sum[r0:r1],
                     row_ent[r0:r1] if with_entropy else None, target_z[r0:r1],
@@ -119,8 +163,11 @@ def forward_chunks(hidden, weight, targets, *, temperature, with_entropy, backen
 
 
 def backward_chunks(hidden, weight, targets, lse, entropy, grad_logp, grad_ent, *, temperature, backend,
-                    chunk_size, need_hidden, need_weight, block_v=None):
-    """``(grad_hidden, grad_weight)`` for compacted rows; either is None when not needed."""
+                    chunk_size, need_hidden, need_weight, block_v=None, kept=None):
+    """``(grad_hidden, grad_weight)`` for compacted rows; either is None when not needed.
+
+    ``kept``: the leading chunks' logits from :func:`forward_chunks`, taken out of the list (and so
+    freed) as they are used and overwritten; the other chunks are recomputed."""
     n, d = hidden.shape
     vocab = weight.shape[0]
     acc = accumulate_dtype(hidden.dtype)
@@ -137,14 +184,20 @@ def backward_chunks(hidden, weight, targets, lse, entropy, grad_logp, grad_ent, 
     if need_weight:  # every slab is written whole unless it is summed in place (addmm_) over row blocks
         in_place = len(row_blocks) > 1 and slab_acc is None
         grad_w = torch.zeros_like(weight) if in_place else torch.empty_like(weight)
-    buffer = torch.empty(rows * cols, dtype=hidden.dtype, device=hidden.device)
+    kept = kept if kept is not None else []
+    buffer = None  # allocated at the first recomputed chunk, once kept ones have been freed
     for v0 in range(0, vocab, cols):
         w = weight[v0 : v0 + cols]
         c = w.shape[0]
         for r0 in row_blocks:
             r1 = min(n, r0 + rows)
             h = hidden[r0:r1]
-            logits = chunk_logits(h, w, buffer)
+            if kept:
+                logits = kept.pop(0)
+            else:
+                if buffer is None:
+                    buffer = torch.empty(rows * cols, dtype=hidden.dtype, device=hidden.device)
+                logits = chunk_logits(h, w, buffer)
             backend.backward_chunk(
                 logits, targets[r0:r1], v0, lse[r0:r1], None if entropy is None else entropy[r0:r1],
                 None if grad_logp is None else grad_logp[r0:r1], None if grad_ent is None else grad_ent[r0:r1],
@@ -192,12 +245,16 @@ class TokenLogprobsFunction(torch.autograd.Function):
     """Autograd over the chunk loops. Saves the inputs and two ``[N_valid]`` vectors, no logits."""
 
     @staticmethod
-    def forward(ctx, hidden, weight, targets, valid_idx, temperature, with_entropy, backend_name, chunk_size):
+    def forward(ctx, hidden, weight, targets, valid_idx, temperature, with_entropy, backend_name, chunk_size,
+                keep_bytes):
         backend = _backend(backend_name)
         h = hidden if valid_idx is None else hidden.index_select(0, valid_idx)
         t = targets if valid_idx is None else targets.index_select(0, valid_idx)
+        # kept logits only help a backward that will come, and only where the backend leaves them intact
+        wants_grad = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
+        ctx.kept = [] if wants_grad and getattr(backend, "PRESERVES_CHUNK", False) else None
         logp_v, lse, ent_v = forward_chunks(h, weight, t, temperature=temperature, with_entropy=with_entropy,
-                                            backend=backend, chunk_size=chunk_size)
+                                            backend=backend, chunk_size=chunk_size, keep=ctx.kept, keep_bytes=keep_bytes)
         # Guards only: s >= 1 and t <= 0 already make logp <= 0 and H >= 0 in floating point.
         logp_v.clamp_(max=0.0)
         if with_entropy:
@@ -216,20 +273,21 @@ class TokenLogprobsFunction(torch.autograd.Function):
         hidden, weight, targets, valid_idx, lse, ent_v = ctx.saved_tensors
         need_hidden, need_weight = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         if (grad_logp is None and grad_ent is None) or not (need_hidden or need_weight):
-            return None, None, None, None, None, None, None, None
+            return None, None, None, None, None, None, None, None, None
         h = hidden if valid_idx is None else hidden.index_select(0, valid_idx)
         t = targets if valid_idx is None else targets.index_select(0, valid_idx)
         grad_h, grad_w = backward_chunks(
             h, weight, t, lse, ent_v, _gather(grad_logp, valid_idx, lse.dtype), _gather(grad_ent, valid_idx, lse.dtype),
             temperature=ctx.temperature, backend=_backend(ctx.backend), chunk_size=ctx.chunk_size,
             need_hidden=need_hidden, need_weight=need_weight,
+            kept=ctx.kept,  # emptied as used: a second backward (retain_graph) recomputes every chunk
         )
         if grad_h is not None:
             if valid_idx is None:
                 grad_h = grad_h.to(hidden.dtype)
             else:
                 grad_h = torch.zeros_like(hidden).index_copy_(0, valid_idx, grad_h.to(hidden.dtype))
-        return grad_h, grad_w, None, None, None, None, None, None
+        return grad_h, grad_w, None, None, None, None, None, None, None
 
 
 def _scatter(values: torch.Tensor, valid_idx: torch.Tensor | None, n: int) -> torch.Tensor:
@@ -245,7 +303,7 @@ def _gather(grad: torch.Tensor | None, valid_idx: torch.Tensor | None, dtype: to
     return grad.to(dtype).contiguous()  # an upstream sum() hands in a stride-0 expanded tensor
 
 
-def _validate(hidden, weight, targets, temperature, mask, chunk_size) -> None:
+def _validate(hidden, weight, targets, temperature, mask, chunk_size, keep_logits_bytes=None) -> None:
     if hidden.dim() < 1 or weight.dim() != 2:
         raise ValueError(f"hidden must be [N, D] (or [..., D]) and weight [V, D]; got hidden "
                          f"{tuple(hidden.shape)}, weight {tuple(weight.shape)}")
@@ -270,6 +328,8 @@ def _validate(hidden, weight, targets, temperature, mask, chunk_size) -> None:
         raise ValueError(f"temperature must be a positive finite number, got {temperature!r}")
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ValueError(f"chunk_size must be a positive int (logits per chunk) or None, got {chunk_size!r}")
+    if keep_logits_bytes is not None and (not isinstance(keep_logits_bytes, int) or keep_logits_bytes < 0):
+        raise ValueError(f"keep_logits_bytes must be an int >= 0 (bytes) or None, got {keep_logits_bytes!r}")
 
 
 def token_logprobs(
@@ -282,6 +342,7 @@ def token_logprobs(
     mask: torch.Tensor | None = None,
     backend: str = "auto",
     chunk_size: int | None = None,
+    keep_logits_bytes: int | None = None,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Log p(target) under ``softmax(hidden @ weight.T / temperature)``, per token; differentiable.
 
@@ -291,9 +352,11 @@ def token_logprobs(
     ``mask == False`` give 0 and no gradient, and are skipped before any matmul; their targets are
     not range-checked. ``backend``: ``"auto" | "triton" | "cpu" | "reference"``
     (``assay.kernels.dispatch``). ``chunk_size``: logits (rows × columns) per chunk; default from
-    the device's memory budget (``default_chunk_size``).
+    the device's memory budget (``default_chunk_size``). ``keep_logits_bytes``: forward logits kept
+    for the backward rather than recomputed (default ``default_keep_bytes``: 512 MiB on CUDA, 0 on
+    CPU); it changes speed and memory, never the values.
     """
-    _validate(hidden, weight, targets, temperature, mask, chunk_size)
+    _validate(hidden, weight, targets, temperature, mask, chunk_size, keep_logits_bytes)
     which = dispatch.resolve(backend, hidden, weight, targets)
     temperature = float(temperature)
     if which == "reference":
@@ -313,8 +376,9 @@ def token_logprobs(
         raise ValueError(f"{n_bad} target(s) outside [0, {vocab}) and not ignore_index={ignore_index}, "
                          f"e.g. {t[bad][0].item()}; mask them or set them to ignore_index")
     valid_idx = None if n_valid == t.numel() else valid.nonzero().squeeze(1)
+    keep = default_keep_bytes(h.device) if keep_logits_bytes is None else keep_logits_bytes
     out = TokenLogprobsFunction.apply(h, w, t, valid_idx, temperature, bool(return_entropy), which,
-                                      chunk_size or default_chunk_size(h.device))
+                                      chunk_size or default_chunk_size(h.device), keep)
     if return_entropy:
         return out[0].view(lead), out[1].view(lead)
     return out.view(lead)

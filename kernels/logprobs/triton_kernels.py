@@ -49,6 +49,8 @@ import triton.language as tl
 MAX_BLOCK_V = 4096  # columns per loop step: 8-16 fp32 values per thread at 8-16 warps
 
 
+PRESERVES_CHUNK = True  # forward_chunk only reads the logits chunk, so op.py may keep it for the backward
+
 @triton.jit
 def _block_stats(z, valid):
     """Max, sum exp(z - max) and sum exp(z - max) * (z - max) of one block (>= 1 valid lane)."""

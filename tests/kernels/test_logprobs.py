@@ -346,3 +346,41 @@ def test_kernels_compile_for_sm90():
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=240)
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-3000:]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("n, v, chunk_size", [(37, 5000, 37 * 2048), (50, 3000, 10 * 2048)])
+def test_kept_forward_logits_change_nothing_but_memory(backend, n, v, chunk_size):
+    """Logits kept from the forward (none, the first chunk, some, all) give the gradients that
+    recomputing them gives, bit for bit; a second backward (retain_graph) recomputes and agrees.
+    Shapes: three column chunks of all rows; two column chunks of five row blocks each."""
+    gen = torch.Generator().manual_seed(3)
+    base = [torch.randn(n, 24, generator=gen), torch.randn(v, 24, generator=gen)]
+    targets = torch.randint(0, v, (n,), generator=gen).to(dev(backend))
+    upstream = [torch.randn(n, generator=gen).to(dev(backend)) for _ in range(2)]
+    one_chunk = min(n, chunk_size // 2048) * 2048 * 4
+    results = []
+    for keep in (0, one_chunk, 3 * one_chunk, 10**9):
+        hidden, weight = (x.to(dev(backend)).requires_grad_(True) for x in base)
+        logp, ent = token_logprobs(hidden, weight, targets, temperature=0.6, return_entropy=True, backend=backend,
+                                   chunk_size=chunk_size, keep_logits_bytes=keep)
+        loss = (logp * upstream[0]).sum() + (ent * upstream[1]).sum()
+        first = torch.autograd.grad(loss, (hidden, weight), retain_graph=True)
+        second = torch.autograd.grad(loss, (hidden, weight))
+        results.append((logp.detach(), ent.detach(), *first))
+        assert all(torch.equal(a, b) for a, b in zip(first, second))
+    for other in results[1:]:
+        assert all(torch.equal(a, b) for a, b in zip(results[0], other))
+    reference = token_logprobs_reference(base[0].double(), base[1].double(), targets.cpu(), 0.6)
+    torch.testing.assert_close(results[0][0].cpu().double(), reference, **TOL[torch.float32])
+
+
+def test_only_a_backend_that_preserves_the_chunk_keeps_it():
+    assert triton_kernels.PRESERVES_CHUNK and not cpu_backend.PRESERVES_CHUNK
+    hidden, weight = torch.randn(5, 8, requires_grad=True), torch.randn(3000, 8)
+    kept = []
+    op.forward_chunks(hidden.detach(), weight, torch.zeros(5, dtype=torch.long), temperature=1.0, with_entropy=False,
+                      backend=triton_kernels, chunk_size=5 * 2048, keep=kept, keep_bytes=5 * 2048 * 4)
+    assert [tuple(k.shape) for k in kept] == [(5, 2048)]  # the first chunk fits the budget, the second does not
+    with pytest.raises(ValueError, match="keep_logits_bytes"):
+        token_logprobs(hidden, weight, torch.zeros(5, dtype=torch.long), keep_logits_bytes=-1)
