@@ -377,6 +377,8 @@ def token_logprobs(
                          f"e.g. {t[bad][0].item()}; mask them or set them to ignore_index")
     valid_idx = None if n_valid == t.numel() else valid.nonzero().squeeze(1)
     keep = default_keep_bytes(h.device) if keep_logits_bytes is None else keep_logits_bytes
+    if not (torch.is_grad_enabled() and (h.requires_grad or w.requires_grad)):
+        keep = 0  # no backward will come (e.g. under no_grad): keeping would only raise the peak
     out = TokenLogprobsFunction.apply(h, w, t, valid_idx, temperature, bool(return_entropy), which,
                                       chunk_size or default_chunk_size(h.device), keep)
     if return_entropy:

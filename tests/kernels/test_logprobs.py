@@ -384,3 +384,19 @@ def test_only_a_backend_that_preserves_the_chunk_keeps_it():
     assert [tuple(k.shape) for k in kept] == [(5, 2048)]  # the first chunk fits the budget, the second does not
     with pytest.raises(ValueError, match="keep_logits_bytes"):
         token_logprobs(hidden, weight, torch.zeros(5, dtype=torch.long), keep_logits_bytes=-1)
+
+
+def test_nothing_is_kept_when_no_backward_can_follow(monkeypatch):
+    kept_sizes = []
+    real = op.forward_chunks
+
+    def spy(*args, **kw):
+        kept_sizes.append(kw["keep_bytes"])
+        return real(*args, **kw)
+
+    monkeypatch.setattr(op, "forward_chunks", spy)
+    hidden, weight = torch.randn(5, 8, requires_grad=True), torch.randn(3000, 8)
+    with torch.no_grad():
+        token_logprobs(hidden, weight, torch.zeros(5, dtype=torch.long), backend="triton", keep_logits_bytes=10**9)
+    token_logprobs(hidden, weight, torch.zeros(5, dtype=torch.long), backend="triton", keep_logits_bytes=10**9)
+    assert kept_sizes == [0, 10**9]
