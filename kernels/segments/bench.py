@@ -81,8 +81,11 @@ def setup(device: str, op: str, impl: str, n_elements: int, group_size: int, mod
 
     if op == "group_advantages":
         work = Work(bytes=n * (x.element_size() + ids.element_size() + 4))
+        if impl == "assay (offsets)":  # the kernel alone: no ids to turn into offsets
+            work = Work(bytes=n * (x.element_size() + 4) + offsets.numel() * offsets.element_size())
         fns = {
             "assay": lambda: group_advantages(x, ids, mode, EPS),
+            "assay (offsets)": lambda: group_advantages(x, mode=mode, eps=EPS, offsets=offsets),
             "eager": lambda: _advantages_eager(x, offsets_list),
             "torch vectorized": lambda: _advantages_vectorized(x, ids, num_groups),
         }
@@ -126,7 +129,8 @@ def cases(device: str = "cpu", quick: bool = False) -> list[Case]:
     out = []
     for op in ("group_advantages", "prm_aggregate"):
         # The Python loop over 2^22 groups is minutes per run: the large case is against bandwidth.
-        for impl in ("assay", "torch vectorized", "compiled"):
+        impls = ("assay", "assay (offsets)") if op == "group_advantages" else ("assay",)
+        for impl in (*impls, "torch vectorized", "compiled"):
             out.append(Case(op, impl, f"N={big} group=16", SETUP,
                             dict(op=op, impl=impl, n_elements=big, group_size=16)))
         for impl in ("assay", "eager", "torch vectorized", "compiled"):

@@ -243,17 +243,19 @@ def _returns_kernel(
         carry = tl.sum(tl.where(cols[None, :] == BLOCK - 1, g, 0.0), 1)  # identity padding: last column
 
 
-def _tile(n_elements: int, n_segments: int, block: int | None, segs: int | None) -> tuple[int, int, int]:
-    """``(SEGS, BLOCK, num_warps)`` from the mean segment length: no device sync."""
+def _tile(n_elements: int, n_segments: int, block: int | None, segs: int | None,
+          warps: int | None = None) -> tuple[int, int, int]:
+    """``(SEGS, BLOCK, num_warps)`` from the mean segment length: no device sync. Any of the three
+    may be given instead (bench/profile_segments.py sweeps them)."""
     if block is None:
         mean_len = math.ceil(n_elements / max(n_segments, 1))
         block = min(max(triton.next_power_of_2(max(mean_len, 1)), 4), TILE)
     if segs is None:
         segs = max(1, min(TILE // block, triton.next_power_of_2(max(n_segments, 1))))
-    return segs, block, 4 if segs * block >= 512 else 1
+    return segs, block, warps or (4 if segs * block >= 512 else 1)
 
 
-def group_advantages_triton(rewards, group_ids, offsets, mode, eps, *, block=None, segs=None):
+def group_advantages_triton(rewards, group_ids, offsets, mode, eps, *, block=None, segs=None, warps=None):
     x = rewards.detach().contiguous()
     perm = None
     if offsets is None:
@@ -262,32 +264,32 @@ def group_advantages_triton(rewards, group_ids, offsets, mode, eps, *, block=Non
     n_seg = offsets.numel() - 1
     if x.numel() == 0 or n_seg == 0:
         return out
-    SEGS, BLOCK, warps = _tile(x.numel(), n_seg, block, segs)
+    SEGS, BLOCK, warps = _tile(x.numel(), n_seg, block, segs, warps)
     _advantages_kernel[(triton.cdiv(n_seg, SEGS),)](
         x, perm if perm is not None else offsets, offsets, out, n_seg, float(eps),
         MODE=ADVANTAGE_MODES.index(mode), HAS_PERM=perm is not None, SEGS=SEGS, BLOCK=BLOCK, num_warps=warps)
     return out
 
 
-def prm_aggregate_triton(step_rewards, offsets, op, empty, *, block=None, segs=None):
+def prm_aggregate_triton(step_rewards, offsets, op, empty, *, block=None, segs=None, warps=None):
     x = step_rewards.detach().contiguous()
     n_seg = offsets.numel() - 1
     out = torch.empty(n_seg, dtype=torch.float32, device=x.device)
     if n_seg == 0:
         return out
-    SEGS, BLOCK, warps = _tile(x.numel(), n_seg, block, segs)
+    SEGS, BLOCK, warps = _tile(x.numel(), n_seg, block, segs, warps)
     _aggregate_kernel[(triton.cdiv(n_seg, SEGS),)](
         x, offsets, out, n_seg, float(empty), OP=AGGREGATE_OPS.index(op), SEGS=SEGS, BLOCK=BLOCK, num_warps=warps)
     return out
 
 
-def process_returns_triton(step_rewards, offsets, mode, gamma, temperature, *, block=None, segs=None):
+def process_returns_triton(step_rewards, offsets, mode, gamma, temperature, *, block=None, segs=None, warps=None):
     x = step_rewards.detach().contiguous()
     n_seg = offsets.numel() - 1
     out = torch.empty(x.shape, dtype=torch.float32, device=x.device)
     if x.numel() == 0 or n_seg == 0:
         return out
-    SEGS, BLOCK, warps = _tile(x.numel(), n_seg, block, segs)
+    SEGS, BLOCK, warps = _tile(x.numel(), n_seg, block, segs, warps)
     _returns_kernel[(triton.cdiv(n_seg, SEGS),)](
         x, offsets, out, n_seg, float(gamma), float(temperature),
         MODE=RETURN_MODES.index(mode), SEGS=SEGS, BLOCK=BLOCK, num_warps=warps)
