@@ -47,6 +47,34 @@ def test_generator_protocol_and_logprobs_match_a_forward_pass(tiny):
         assert all(lp <= 0 for lp in out.logprobs)
 
 
+@pytest.mark.parametrize("params", [SamplingParams(max_new_tokens=10, temperature=0.9, top_p=0.8, seed=7),
+                                    SamplingParams(max_new_tokens=10, temperature=1.3, top_k=5, seed=8),
+                                    SamplingParams(max_new_tokens=10, temperature=0.0)])
+def test_logprobs_recorded_step_by_step_equal_generates_own_scores(tiny, params):
+    """With top-p / top-k / greedy the recorded log-probs are those of the warped distribution the
+    token was drawn from: equal to what generate's output_scores gives when it warps itself (which
+    keeps every step's [batch, vocab] scores; the generator holds one step's)."""
+    model, tok = tiny
+    prompts = [prompt_ids(tok, "7 + 5?"), prompt_ids(tok, "1?")]
+    outs = HFGenerator(model, tok).generate(prompts, params)
+    width = max(len(p) for p in prompts)
+    ids = torch.tensor([[tok.pad_token_id] * (width - len(p)) + p for p in prompts])
+    torch.manual_seed(params.seed or 0)
+    greedy = params.temperature == 0
+    with torch.no_grad():
+        ref = model.generate(input_ids=ids, attention_mask=(ids != tok.pad_token_id).long(), do_sample=not greedy,
+                             max_new_tokens=params.max_new_tokens, temperature=None if greedy else params.temperature,
+                             top_p=None if greedy else params.top_p, top_k=None if greedy else params.top_k,
+                             pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, output_scores=True,
+                             return_dict_in_generate=True)
+    for row, out in enumerate(outs):
+        drawn = ref.sequences[row, width : width + len(out.token_ids)]
+        assert drawn.tolist() == list(out.token_ids)  # the same draws: the same distribution was sampled
+        expected = [ref.scores[t][row].float().log_softmax(-1)[tok_id] for t, tok_id in enumerate(out.token_ids)]
+        assert out.logprobs == pytest.approx([float(e) for e in expected], abs=1e-6)
+        assert all(lp > float("-inf") for lp in out.logprobs)
+
+
 def test_seeded_sampling_is_reproducible_and_greedy_is_deterministic(tiny):
     model, tok = tiny
     gen = HFGenerator(model, tok)

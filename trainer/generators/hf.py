@@ -2,6 +2,11 @@
 
 Log-probs are taken from the distribution the token was actually sampled from (temperature and
 top-p/top-k applied to the logits), which is what importance ratios against the sampler need.
+
+They are taken as generation goes (:class:`SampledLogprobs`), not from ``generate``'s
+``output_scores``: those keep every step's ``[batch, vocab]`` scores to the end, 5 GB in fp32 for
+64 sequences of 128 tokens at a 151936-token vocabulary, and the old code then stacked them into
+one ``[batch, steps, vocab]`` tensor and copied it to the CPU.
 """
 
 from __future__ import annotations
@@ -13,6 +18,47 @@ import torch
 
 from assay.protocols import Generation, SamplingParams
 from assay.trainer.seeds import chunk_seed
+
+
+class SampledLogprobs:
+    """A logits processor that warps the scores as sampling asks and records the log-prob of each
+    drawn token, holding one step's ``[batch, vocab]`` log-probs at a time.
+
+    It applies transformers' own warpers in transformers' order (temperature, top-k, top-p) and is
+    the only warper in the call (``generate`` gets temperature 1, top-k 0, top-p 1), so the
+    distribution sampled from is exactly the one recorded. Which token was drawn at step t is
+    known at step t + 1 (the last column of ``input_ids``); :meth:`finish` adds the last step's.
+    """
+
+    def __init__(self, temperature: float, top_k: int, top_p: float):
+        from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+        self.warpers = []
+        if temperature not in (0.0, 1.0):  # 0: greedy, the raw distribution is recorded
+            self.warpers.append(TemperatureLogitsWarper(temperature))
+        if temperature != 0.0 and top_k:
+            self.warpers.append(TopKLogitsWarper(top_k=top_k))
+        if temperature != 0.0 and top_p < 1.0:
+            self.warpers.append(TopPLogitsWarper(top_p=top_p))
+        self.last: torch.Tensor | None = None  # log-probs of the step whose token is not yet seen
+        self.chosen: list[torch.Tensor] = []
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        for warp in self.warpers:
+            scores = warp(input_ids, scores)
+        if self.last is not None:
+            self.chosen.append(self.last.gather(1, input_ids[:, -1:]).squeeze(1))
+        self.last = scores.float().log_softmax(-1)
+        return scores
+
+    def finish(self, sequences: torch.Tensor, steps: int) -> torch.Tensor:
+        """``(batch, steps)`` log-probs of the generated tokens (the last ``steps`` columns)."""
+        if self.last is not None and len(self.chosen) < steps:
+            self.chosen.append(self.last.gather(1, sequences[:, -1:]).squeeze(1))
+        self.last = None
+        if not self.chosen:
+            return torch.zeros(sequences.shape[0], 0)
+        return torch.stack(self.chosen[:steps], dim=1)
 
 
 
@@ -48,6 +94,9 @@ class HFGenerator:
         if params.seed is not None:
             torch.manual_seed(params.seed)
         greedy = params.temperature == 0
+        from transformers import LogitsProcessorList
+
+        recorder = SampledLogprobs(params.temperature, params.top_k or 0, params.top_p)
         was_training = self.model.training
         self.model.eval()
         try:
@@ -56,22 +105,22 @@ class HFGenerator:
                 attention_mask=attn.to(device),
                 max_new_tokens=params.max_new_tokens,
                 do_sample=not greedy,
-                temperature=None if greedy else params.temperature,
-                top_p=None if greedy else params.top_p,
-                top_k=None if greedy else (params.top_k or 0),
+                # the recorder warps (it must see the sampled distribution): generate's own warpers are off
+                temperature=None if greedy else 1.0,
+                top_p=None if greedy else 1.0,
+                top_k=None if greedy else 0,
+                logits_processor=LogitsProcessorList([recorder]),
                 stop_strings=list(params.stop) or None,
                 tokenizer=self.tokenizer if params.stop else None,
                 pad_token_id=pad,
                 eos_token_id=self.tokenizer.eos_token_id,
-                output_scores=True,
                 return_dict_in_generate=True,
             )
         finally:
             self.model.train(was_training)
-        new = result.sequences[:, width:].cpu()  # (B, steps)
-        # scores: per step (B, V) logits after temperature / top-p / top-k processing
-        logp = torch.stack([s.float().log_softmax(-1) for s in result.scores], dim=1).cpu()  # (B, steps, V)
-        chosen = logp.gather(-1, new.unsqueeze(-1)).squeeze(-1)  # (B, steps)
+        new = result.sequences[:, width:]  # (B, steps)
+        chosen = recorder.finish(result.sequences, new.shape[1]).cpu()  # (B, steps)
+        new = new.cpu()
         return [self._finish(new[i], chosen[i], params) for i in range(len(prompts))]
 
     def _finish(self, tokens: torch.Tensor, logps: torch.Tensor, params: SamplingParams) -> Generation:
