@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from assay.config import ConfigError
 from assay.trainer.losses import KL_ESTIMATORS, LOSS_AGG_MODES
+from assay.trainer.precision import PRECISIONS
 from assay.trainer.schedule import LR_SCHEDULES
 from assay.verifiers.learned.ensemble import ENSEMBLE_MODES
 from assay.verifiers.shaping import PROCESS_TRANSFORMS
@@ -66,6 +67,10 @@ class GRPOConfig:
     """Nucleus sampling; below 1 it biases the importance ratio (see truncated IS)."""
     generation_batch_size: int = 256
     """Sequences per generate call of the in-process generator (memory vs. speed)."""
+    precision: str = "fp32"
+    """fp32 | bf16: bf16 runs the policy's forward passes (generation, log-probs, KL reference) in bfloat16
+    under autocast, with fp32 weights, gradients and AdamW state (assay.trainer.precision). Ray generator
+    actors and a generator server sample at their own precision."""
 
     # --- objective ------------------------------------------------------------------------
     advantage_mode: str | None = None
@@ -281,6 +286,7 @@ class GRPOConfig:
         need(self.ray_workers >= 1, f"ray_workers must be >= 1, got {self.ray_workers}")
         need(self.worker_retries >= 0, f"worker_retries must be >= 0, got {self.worker_retries}")
         need(self.step_timeout_s is None or self.step_timeout_s > 0, f"step_timeout_s must be > 0 or null, got {self.step_timeout_s}")
+        need(self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         need(not (self.fsdp and self.lora_rank), "fsdp=true shards full weights; LoRA adapters are not sharded: set "
              "lora_rank=0 or fsdp=false")
         need(self.max_staleness >= 0, f"max_staleness must be >= 0 (0: synchronous), got {self.max_staleness}")

@@ -36,8 +36,8 @@ class ShardedPolicy(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, batch, temperature: float = 1.0, with_entropy: bool = False):
-        return response_logprobs(self.model, batch, temperature, with_entropy)
+    def forward(self, batch, temperature: float = 1.0, with_entropy: bool = False, precision: str = "fp32"):
+        return response_logprobs(self.model, batch, temperature, with_entropy, precision)
 
 
 def decoder_blocks(model: nn.Module) -> list[nn.Module]:

@@ -120,7 +120,8 @@ class GRPOTrainer:
                                              api_key=key)
             self._sync_server()  # it may serve other weights than this run starts from (a base model, a resume)
         else:
-            self.generator = HFGenerator(self._sampling_model(), self.tokenizer, batch_size=config.generation_batch_size)
+            self.generator = HFGenerator(self._sampling_model(), self.tokenizer, batch_size=config.generation_batch_size,
+                                         precision=config.precision)
         self._partial = None  # paused episodes of partial rollouts (assay.trainer.partial)
         if config.partial_rollout_turns:
             from assay.trainer.partial import PartialRollouts
@@ -397,7 +398,8 @@ class GRPOTrainer:
         the Ray generator actors pinned to ``version`` (the weights pushed to them once)."""
         if self.cfg.ray_generators:  # actors hold plain models: with LoRA, the merged weights of `policy`
             return self.generator.pinned(self._exportable(), version)
-        return HFGenerator(copy.deepcopy(policy), self.tokenizer, batch_size=self.cfg.generation_batch_size)
+        return HFGenerator(copy.deepcopy(policy), self.tokenizer, batch_size=self.cfg.generation_batch_size,
+                           precision=self.cfg.precision)
 
     def _publish(self) -> None:
         """After each step: the weights as they are now become version ``self.step`` for whoever

@@ -13,6 +13,7 @@ import torch
 
 from assay.kernels import token_logprobs
 from assay.trainer.batch import Batch
+from assay.trainer.precision import autocast, compute_dtype
 
 
 def load_policy(model: str, work_dir: str | Path, seed: int = 0, dtype: torch.dtype = torch.float32):
@@ -49,14 +50,17 @@ def load_policy(model: str, work_dir: str | Path, seed: int = 0, dtype: torch.dt
     return policy, tokenizer
 
 
-def response_logprobs(model, batch: Batch, temperature: float = 1.0, with_entropy: bool = False):
+def response_logprobs(model, batch: Batch, temperature: float = 1.0, with_entropy: bool = False,
+                      precision: str = "fp32"):
     """``(logp, entropy)`` of every response token, each ``(B, T)`` fp32 (0 where masked out).
 
     Position ``prompt_len + j - 1`` predicts response token ``j``. Only positions whose loss mask is
     1 go through the LM head (environment tokens and padding cost no vocabulary matmul).
+    ``precision="bf16"``: the trunk runs under autocast and the head in bf16 (``assay.trainer.precision``).
     """
     b, t = batch.response_ids.shape
-    hidden = model.base_model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state  # (B, L, D)
+    with autocast(batch.input_ids.device, precision):
+        hidden = model.base_model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state  # (B, L, D)
     dev = hidden.device
     rows = torch.arange(b, device=dev)[:, None].expand(b, t)
     cols = (batch.prompt_lens.to(dev)[:, None] - 1 + torch.arange(t, device=dev)[None, :]).clamp(max=hidden.shape[1] - 1)
@@ -64,6 +68,8 @@ def response_logprobs(model, batch: Batch, temperature: float = 1.0, with_entrop
     h = hidden[rows[selected], cols[selected]]  # (N, D) only the trained positions
     targets = batch.response_ids[selected]
     weight = model.get_output_embeddings().weight
+    if (dtype := compute_dtype(precision)) is not None:  # differentiable casts: the fp32 weights get the gradient
+        h, weight = h.to(dtype), weight.to(dtype)
     out = token_logprobs(h, weight, targets, temperature=temperature, return_entropy=with_entropy)
     logp_flat, ent_flat = out if with_entropy else (out, None)
     logp = torch.zeros((b, t), dtype=torch.float32, device=hidden.device)

@@ -72,12 +72,12 @@ def all_reduce_grads(model, world: World) -> None:
             offset += g.numel()
 
 
-def logprobs(model, batch: Batch, temperature: float, with_entropy: bool = False):
+def logprobs(model, batch: Batch, temperature: float, with_entropy: bool = False, precision: str = "fp32"):
     """``response_logprobs`` of a plain model, or through an FSDP root (``assay.trainer.fsdp``),
     whose forward gathers the shards it needs."""
     if is_sharded(model):
-        return model(batch, temperature, with_entropy)
-    return response_logprobs(model, batch, temperature, with_entropy)
+        return model(batch, temperature, with_entropy, precision)
+    return response_logprobs(model, batch, temperature, with_entropy, precision)
 
 
 def gradient_norm(model, max_norm: float) -> float:
@@ -110,16 +110,16 @@ def policy_update(model, optimizer, batch: Batch, cfg: GRPOConfig, world: World 
     if cfg.ppo_epochs > 1 or cfg.kl_coef > 0:
         with torch.no_grad():
             if cfg.ppo_epochs > 1:
-                old_logp = torch.cat([logprobs(model, batch.select(s), cfg.temperature)[0] for s in slices]) if slices else None
+                old_logp = torch.cat([logprobs(model, batch.select(s), cfg.temperature, precision=cfg.precision)[0] for s in slices]) if slices else None
             if cfg.kl_coef > 0 and ref_model is not None:
-                ref_logp = torch.cat([logprobs(ref_model, batch.select(s), cfg.temperature)[0] for s in slices])
+                ref_logp = torch.cat([logprobs(ref_model, batch.select(s), cfg.temperature, precision=cfg.precision)[0] for s in slices])
     totals = {"loss": 0.0, "pg_loss": 0.0, "kl": 0.0, "entropy": 0.0, "clip_frac": 0.0, "tis_weight": 0.0}
     grad_norm = 0.0
     for _ in range(cfg.ppo_epochs):
         optimizer.zero_grad(set_to_none=True)
         for s in slices:
             micro = batch.select(s)
-            logp, entropy = logprobs(model, micro, cfg.temperature, with_entropy=True)
+            logp, entropy = logprobs(model, micro, cfg.temperature, with_entropy=True, precision=cfg.precision)
             width = logp.shape[1]
             old = logp.detach() if old_logp is None else old_logp[s, :width]
             per_token = losses.clipped_policy_loss(logp, old, micro.advantages, cfg.clip_low, cfg.clip_high)

@@ -155,7 +155,7 @@ def _generator(cfg):
 
     policy, tokenizer = load_policy(cfg.model, tempfile.mkdtemp(prefix="assay-eval-"), cfg.seed)
     policy.to(resolve_device(cfg.device)).eval()
-    return HFGenerator(policy, tokenizer, batch_size=cfg.generation_batch_size), tokenizer
+    return HFGenerator(policy, tokenizer, batch_size=cfg.generation_batch_size, precision=cfg.precision), tokenizer
 
 
 def _print(report, cfg, model: str, temperature: float) -> None:

@@ -17,6 +17,7 @@ from dataclasses import replace
 import torch
 
 from assay.protocols import Generation, SamplingParams
+from assay.trainer.precision import autocast
 from assay.trainer.seeds import chunk_seed
 
 
@@ -63,10 +64,11 @@ class SampledLogprobs:
 
 
 class HFGenerator:
-    def __init__(self, model, tokenizer, batch_size: int = 64):
+    def __init__(self, model, tokenizer, batch_size: int = 64, precision: str = "fp32"):
         self.model = model
         self.tokenizer = tokenizer
         self.batch_size = batch_size
+        self.precision = precision  # "bf16": generate under autocast (assay.trainer.precision)
         if tokenizer.pad_token_id is None:
             raise ValueError("the tokenizer needs a pad token for batched generation")
 
@@ -93,35 +95,39 @@ class HFGenerator:
             attn[i, width - len(p):] = 1
         if params.seed is not None:
             torch.manual_seed(params.seed)
-        greedy = params.temperature == 0
-        from transformers import LogitsProcessorList
-
         recorder = SampledLogprobs(params.temperature, params.top_k or 0, params.top_p)
         was_training = self.model.training
         self.model.eval()
         try:
-            result = self.model.generate(
-                input_ids=ids.to(device),
-                attention_mask=attn.to(device),
-                max_new_tokens=params.max_new_tokens,
-                do_sample=not greedy,
-                # the recorder warps (it must see the sampled distribution): generate's own warpers are off
-                temperature=None if greedy else 1.0,
-                top_p=None if greedy else 1.0,
-                top_k=None if greedy else 0,
-                logits_processor=LogitsProcessorList([recorder]),
-                stop_strings=list(params.stop) or None,
-                tokenizer=self.tokenizer if params.stop else None,
-                pad_token_id=pad,
-                eos_token_id=self.tokenizer.eos_token_id,
-                return_dict_in_generate=True,
-            )
+            with autocast(device, self.precision):
+                result = self._generate(ids.to(device), attn.to(device), params, recorder)
         finally:
             self.model.train(was_training)
         new = result.sequences[:, width:]  # (B, steps)
         chosen = recorder.finish(result.sequences, new.shape[1]).cpu()  # (B, steps)
         new = new.cpu()
         return [self._finish(new[i], chosen[i], params) for i in range(len(prompts))]
+
+    def _generate(self, ids: torch.Tensor, attn: torch.Tensor, params: SamplingParams, recorder: SampledLogprobs):
+        from transformers import LogitsProcessorList
+
+        greedy = params.temperature == 0
+        return self.model.generate(
+            input_ids=ids,
+            attention_mask=attn,
+            max_new_tokens=params.max_new_tokens,
+            do_sample=not greedy,
+            # the recorder warps (it must see the sampled distribution): generate's own warpers are off
+            temperature=None if greedy else 1.0,
+            top_p=None if greedy else 1.0,
+            top_k=None if greedy else 0,
+            logits_processor=LogitsProcessorList([recorder]),
+            stop_strings=list(params.stop) or None,
+            tokenizer=self.tokenizer if params.stop else None,
+            pad_token_id=self.tokenizer.pad_token_id,
+            eos_token_id=self.tokenizer.eos_token_id,
+            return_dict_in_generate=True,
+        )
 
     def _finish(self, tokens: torch.Tensor, logps: torch.Tensor, params: SamplingParams) -> Generation:
         """Cut at EOS (kept: the policy generated it) or at the end of the first stop string."""
