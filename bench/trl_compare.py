@@ -94,7 +94,7 @@ def run_assay(args, model_dir: Path, work: Path) -> dict:
                      algorithm="grpo", loss_agg_mode="token-mean", clip_low=0.2, clip_high=0.2,
                      dynamic_sampling=False, kl_coef=0.0, micro_batch_size=args.micro,
                      generation_batch_size=args.prompts * args.group, eval_every=10**6, eval_size=1,
-                     save_every=10**6, seed=0)
+                     save_every=10**6, seed=0, precision=args.precision)
     rows = [r for r in GRPOTrainer(cfg, progress=False).train() if "step_s" in r]
     timed = rows[1:]
     return {"step_s": [r["step_s"] for r in timed], "tokens": [r["rollout_tokens"] for r in timed]}
@@ -125,7 +125,8 @@ def run_trl(args, model_dir: Path, work: Path) -> dict:
                         gradient_accumulation_steps=batch // args.micro, num_generations=args.group,
                         generation_batch_size=batch, max_completion_length=args.max_new_tokens, temperature=1.0,
                         top_p=1.0, learning_rate=1e-6, beta=0.0, loss_type="dapo", epsilon=0.2, scale_rewards="group",
-                        max_steps=args.steps, logging_steps=1, report_to="none", save_strategy="no", bf16=False,
+                        max_steps=args.steps, logging_steps=1, report_to="none", save_strategy="no",
+                        bf16=args.precision == "bf16",
                         use_cpu=on_cpu, seed=0, disable_dropout=True, shuffle_dataset=False)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -171,6 +172,7 @@ def main() -> None:
     ap.add_argument("--micro", type=int, default=8, help="completions per forward/backward")
     ap.add_argument("--repeats", type=int, default=1, help="runs per trainer, alternating")
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "trl_compare.md"))
     ap.add_argument("--worker", choices=["assay", "trl"], help=argparse.SUPPRESS)
     ap.add_argument("--model-dir", help=argparse.SUPPRESS)
@@ -216,7 +218,7 @@ def render(args, rows: list[dict]) -> str:
         "# assay GRPO vs TRL GRPOTrainer", "",
         f"- Command: `python bench/trl_compare.py {' '.join(sys.argv[1:])}`",
         f"- Device: {device}; torch {torch.__version__}, trl {trl_module.__version__}; date {time.strftime('%Y-%m-%dT%H:%M:%S')}",
-        f"- Model: {args.model}; {args.prompts} prompts x {args.group} samples per step, {args.max_new_tokens} new "
+        f"- Model: {args.model}, {args.precision}; {args.prompts} prompts x {args.group} samples per step, {args.max_new_tokens} new "
         f"tokens, micro-batch {args.micro}, {args.steps} steps per run (first not timed), {args.repeats} run(s) "
         "per trainer, alternating; medians over every timed step", "",
         f"| trainer | s / step | completion tokens / s | peak memory (MiB, {memory}) | timed steps |",
