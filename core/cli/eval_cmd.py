@@ -134,7 +134,7 @@ def _all_checkpoints(args, cfg, run_config: Path | None, evaluate, temperature: 
 
 
 def _generator(cfg):
-    """The policy as the trainer would sample it: a server at generator_url, or the model here."""
+    """The policy as the trainer would sample it: a server at generator_url, vLLM here, or the model here."""
     if cfg.generator_url:
         import os
 
@@ -147,6 +147,15 @@ def _generator(cfg):
         key = os.environ.get("ASSAY_GENERATOR_API_KEY", "EMPTY")
         return (OpenAIGenerator(cfg.generator_url, OpenAIGenerator.served_model(cfg.generator_url, key), api_key=key),
                 AutoTokenizer.from_pretrained(cfg.model))
+    if cfg.generator == "vllm":
+        from transformers import AutoTokenizer
+
+        from assay.trainer.generators.vllm import VLLMGenerator
+
+        if not (Path(cfg.model) / "config.json").is_file():
+            raise AssayError(f"with generator=vllm, MODEL must be a Hugging Face model directory, got {cfg.model!r}")
+        tokenizer = AutoTokenizer.from_pretrained(cfg.model)
+        return VLLMGenerator(cfg.model, tokenizer, precision=cfg.precision, seed=cfg.seed), tokenizer
     import tempfile
 
     from assay.trainer.distributed import resolve_device

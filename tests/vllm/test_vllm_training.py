@@ -61,6 +61,22 @@ def test_training_samples_with_vllm_holding_the_latest_weights(tmp_path):
     engine_matches(trainer, final)  # and vLLM was handed each update
 
 
+def test_starting_the_engine_leaves_the_processs_random_state_alone(tmp_path):
+    import random
+
+    from assay.trainer.generators.vllm import VLLMGenerator
+    from transformers import AutoTokenizer
+
+    model = save_tiny(tmp_path / "tiny", hidden_size=64, layers=1, heads=2)
+    torch.manual_seed(123)
+    random.seed(5)
+    expected = (torch.rand(3), random.random())
+    torch.manual_seed(123)
+    random.seed(5)
+    VLLMGenerator(model, AutoTokenizer.from_pretrained(model), seed=0)
+    assert torch.equal(torch.rand(3), expected[0]) and random.random() == expected[1]
+
+
 def test_a_resumed_run_starts_its_engine_from_the_checkpoint(tmp_path):
     from assay.trainer.grpo import GRPOTrainer
 
@@ -68,3 +84,29 @@ def test_a_resumed_run_starts_its_engine_from_the_checkpoint(tmp_path):
     GRPOTrainer(config(model, tmp_path / "run", steps=2), progress=False).train()
     resumed = GRPOTrainer(config(model, tmp_path / "run"), resume=True, progress=False)
     engine_matches(resumed, tmp_path / "run" / "checkpoints" / "step_000002")
+
+
+def test_lora_runs_hand_vllm_the_merged_weights(tmp_path):
+    from assay.trainer.grpo import GRPOTrainer
+
+    model = save_tiny(tmp_path / "tiny", hidden_size=64, layers=1, heads=2)
+    trainer = GRPOTrainer(config(model, tmp_path / "run", lora_rank=4, lr=1e-2), progress=False)
+    trainer.train()
+    engine_matches(trainer, tmp_path / "run" / "checkpoints" / "step_000003")
+
+
+def test_assay_eval_samples_with_vllm_when_asked(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    model = save_tiny(tmp_path / "tiny", hidden_size=64, layers=1, heads=2)
+    out = tmp_path / "episodes.jsonl"
+    done = subprocess.run([sys.executable, "-m", "assay.cli.main", "eval", str(model), "generator=vllm", "eval_size=6",
+                           "max_new_tokens=4", "env_kwargs={difficulty: 1}", "--output", str(out)],
+                          capture_output=True, text=True, timeout=600, env={**os.environ, "VLLM_LOGGING_LEVEL": "INFO"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Resolved architecture" in done.stdout + done.stderr  # the engine's start-up log: vLLM sampled
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 6 and all(r["token_ids"] and len(r["logprobs"]) == len(r["token_ids"]) for r in rows)

@@ -40,6 +40,7 @@ class VLLMGenerator:
                  max_model_len: int | None = None, gpu_memory_utilization: float = 0.3, max_num_seqs: int = 256,
                  kv_cache_bytes: int | None = None):
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # the engine in this process
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # its INFO lines would bury assay's own output
         try:
             from vllm import LLM
         except ImportError as e:
@@ -54,9 +55,15 @@ class VLLMGenerator:
             # on CPUs vLLM sizes the KV cache as gpu_memory_utilization x RAM minus what this process
             # already holds, which a training process (or a second engine) can exhaust: ask for a fixed size
             kv_cache_bytes = CPU_KV_CACHE_BYTES
+        from assay.trainer.run_state import rng_state, set_rng_state
+
+        # an in-process engine seeds this process's global generators with `seed`; a resumed run has
+        # just restored them from its checkpoint, so they are put back as they were
+        state = rng_state()
         self.llm = LLM(model=str(model_dir), dtype=DTYPES[precision], seed=seed, max_model_len=max_model_len,
                        gpu_memory_utilization=gpu_memory_utilization, max_num_seqs=max_num_seqs,
                        kv_cache_memory_bytes=kv_cache_bytes, enforce_eager=True, logprobs_mode="processed_logprobs")
+        set_rng_state(state)
 
     def generate(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[Generation]:
         from vllm import SamplingParams as VLLMParams
