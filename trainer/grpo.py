@@ -84,8 +84,8 @@ class GRPOTrainer:
             from assay.trainer.fsdp import generation_copy, shard_policy
 
             self._generation_model = generation_copy(self.policy)
-            self._sharded = shard_policy(self.policy)
-            ref = shard_policy(ref, trainable=False) if ref is not None else None
+            self._sharded = shard_policy(self.policy, precision=config.precision)
+            ref = shard_policy(ref, trainable=False, precision=config.precision) if ref is not None else None
         self.optimizer = torch.optim.AdamW(self._trained().parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.ref_policy = ref
         if checkpoint is not None:
