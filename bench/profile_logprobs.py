@@ -98,10 +98,15 @@ def main() -> None:
               "| kernel | calls | ms | share |", "|---|---:|---:|---:|"]
     for name, (ms, calls) in sorted(totals.items(), key=lambda kv: -kv[1][0])[:14]:
         lines.append(f"| `{name}` | {calls} | {ms:.2f} | {ms / whole:.0%} |")
+    emit(lines, args.out)
+
+
+def emit(lines: list[str], out: str | None) -> None:
+    """Print the report, and write it to ``out`` when given."""
     report = "\n".join(lines)
     print(report)
-    if args.out:
-        with open(args.out, "w") as f:
+    if out:
+        with open(out, "w") as f:
             f.write(report + "\n")
 
 

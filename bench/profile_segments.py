@@ -15,10 +15,10 @@ and the offsets read once. Medians of 20 runs after 3 warm-ups, CUDA events.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 
 import torch
+from profile_logprobs import emit, time_run  # bench/ is on sys.path when this runs as a script
 
 N, GROUP = 1 << 26, 16
 TILES = (1024, 2048, 4096, 8192, 16384)
@@ -26,17 +26,7 @@ WARPS = (1, 2, 4, 8)
 
 
 def time_ms(fn, repeats: int = 20, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        torch.cuda.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
+    return time_run(fn, repeats, warmup)[0]
 
 
 def main() -> None:
@@ -76,11 +66,7 @@ def main() -> None:
                 lines.append(f"| {name} | {tile} | {warps} | {ms:.3f} | {gbs:.0f} | {gbs / copy_gbs:.0%} |")
         lines.append(f"| **{name}: best** | {best[1]} | {best[2]} | | **{best[0]:.0f}** | **{best[0] / copy_gbs:.0%}** |")
         print("\n".join(lines[-1:]), flush=True)
-    report = "\n".join(lines)
-    print(report)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(report + "\n")
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":
