@@ -45,6 +45,14 @@ class World:
         dist.all_reduce(t)
         return float(t.item())
 
+    def max(self, value: float) -> float:
+        if self.size == 1:
+            return float(value)
+        device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+        t = torch.tensor([float(value)], dtype=torch.float64, device=device)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return float(t.item())
+
     def any(self, flag: bool) -> bool:
         """True on every rank when ``flag`` is true on some rank (one all-reduce): for decisions
         that every rank must take together, such as skipping a step."""
@@ -96,6 +104,23 @@ def micro_batches(n: int, size: int) -> list[slice]:
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
+def lockstep(slices: list[slice], model, world: World) -> list[tuple[slice, bool]]:
+    """``(slice, real)`` per forward/backward this rank runs. Under FSDP every forward and backward
+    is a collective (all-gathers, reduce-scatters), so a rank with fewer micro-batches than another
+    (dynamic sampling keeps a different number of groups per rank) runs its first one again, with
+    weight 0, until every rank has run as many; otherwise the ranks would wait on each other forever."""
+    steps = [(s, True) for s in slices]
+    if not is_sharded(model) or world.size == 1:
+        return steps
+    return steps + [(slices[0], False)] * (int(world.max(len(slices))) - len(slices))
+
+
+def _logprobs_no_grad(model, batch: Batch, steps: list[tuple[slice, bool]], cfg: GRPOConfig) -> torch.Tensor:
+    with torch.no_grad():
+        outs = [(logprobs(model, batch.select(s), cfg.temperature, precision=cfg.precision)[0], real) for s, real in steps]
+    return torch.cat([lp for lp, real in outs if real])
+
+
 def policy_update(model, optimizer, batch: Batch, cfg: GRPOConfig, world: World = World(), ref_model=None) -> dict[str, float]:
     """Run ``cfg.ppo_epochs`` passes over ``batch`` (this rank's shard) and step the optimiser.
 
@@ -106,18 +131,18 @@ def policy_update(model, optimizer, batch: Batch, cfg: GRPOConfig, world: World 
     n_tokens = world.sum(batch.loss_mask.sum().item())
     n_seqs = world.sum(len(batch))
     slices = micro_batches(len(batch), cfg.micro_batch_size)
+    steps = lockstep(slices, model, world)
     old_logp = ref_logp = None
-    if cfg.ppo_epochs > 1 or cfg.kl_coef > 0:
-        with torch.no_grad():
-            if cfg.ppo_epochs > 1:
-                old_logp = torch.cat([logprobs(model, batch.select(s), cfg.temperature, precision=cfg.precision)[0] for s in slices]) if slices else None
-            if cfg.kl_coef > 0 and ref_model is not None:
-                ref_logp = torch.cat([logprobs(ref_model, batch.select(s), cfg.temperature, precision=cfg.precision)[0] for s in slices])
+    if cfg.ppo_epochs > 1:
+        old_logp = _logprobs_no_grad(model, batch, steps, cfg)
+    if cfg.kl_coef > 0 and ref_model is not None:
+        ref_logp = _logprobs_no_grad(ref_model, batch, lockstep(slices, ref_model, world), cfg)
     totals = {"loss": 0.0, "pg_loss": 0.0, "kl": 0.0, "entropy": 0.0, "clip_frac": 0.0, "tis_weight": 0.0}
     grad_norm = 0.0
     for _ in range(cfg.ppo_epochs):
         optimizer.zero_grad(set_to_none=True)
-        for s in slices:
+        diverged = None  # a non-finite loss: every rank learns of it below and stops together
+        for s, real in steps:
             micro = batch.select(s)
             logp, entropy = logprobs(model, micro, cfg.temperature, with_entropy=True, precision=cfg.precision)
             width = logp.shape[1]
@@ -126,7 +151,8 @@ def policy_update(model, optimizer, batch: Batch, cfg: GRPOConfig, world: World 
             if cfg.tis_cap is not None:
                 weights = losses.truncated_is_weights(old, micro.sampler_logprobs[:, :width], cfg.tis_cap)
                 per_token = per_token * weights
-                totals["tis_weight"] += float((weights * micro.loss_mask).sum())
+                if real:
+                    totals["tis_weight"] += float((weights * micro.loss_mask).sum())
             kl = torch.zeros_like(logp)
             if ref_logp is not None:
                 kl = losses.kl_penalty(logp, ref_logp[s, :width], cfg.kl_estimator)
@@ -135,8 +161,11 @@ def policy_update(model, optimizer, batch: Batch, cfg: GRPOConfig, world: World 
                 per_token = per_token - cfg.entropy_coef * entropy
             agg = dict(num_tokens=n_tokens, num_seqs=n_seqs, max_tokens=cfg.max_new_tokens * cfg.max_turns)
             loss = losses.aggregate_loss(per_token, micro.loss_mask, cfg.loss_agg_mode, **agg)
+            if not real:  # a lockstep repeat: its collectives run, its gradient is zero
+                (loss * 0.0).backward()
+                continue
             if not torch.isfinite(loss):
-                raise TrainingDiverged(f"loss is {loss.item()} (non-finite); lower lr or check rewards")
+                diverged = loss.item()
             loss.backward()
             mask = micro.loss_mask
             totals["loss"] += float(loss.detach())
@@ -144,6 +173,9 @@ def policy_update(model, optimizer, batch: Batch, cfg: GRPOConfig, world: World 
             totals["kl"] += float((kl.detach() * mask).sum())
             totals["entropy"] += float((entropy.detach() * mask).sum())
             totals["clip_frac"] += float(losses.clip_fraction(logp.detach(), old, mask, cfg.clip_low, cfg.clip_high) * mask.sum())
+        if world.any(diverged is not None):
+            where = f"loss is {diverged} (non-finite)" if diverged is not None else "the loss is non-finite on another rank"
+            raise TrainingDiverged(f"{where}; lower lr or check rewards")
         all_reduce_grads(model, world)
         grad_norm = gradient_norm(model, cfg.max_grad_norm)
         if not math.isfinite(grad_norm):

@@ -200,3 +200,70 @@ def test_bf16_shards_gather_in_bf16_and_step_like_bf16_autocast(tmp_path):
         gap = (step_sharded - step_whole).abs().max().item()
         assert gap <= 0.03 * step_whole.abs().max().item(), (name, gap)
     assert max((sharded["weights"][k] - start[k]).abs().max().item() for k in start) > 1e-3
+
+
+def _init(rank: int, init_file: str) -> None:
+    import datetime
+
+    # a short timeout: ranks that fall out of step fail the test in seconds instead of hanging it
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2,
+                            timeout=datetime.timedelta(seconds=60))
+
+
+def _uneven_rank(rank: int, init_file: str, out: str) -> None:
+    _init(rank, init_file)
+    policy = model()
+    root, ref = shard_policy(policy), shard_policy(reference(), trainable=False)
+    optimizer = torch.optim.SGD(root.parameters(), lr=1.0)
+    # dynamic sampling can leave ranks with different numbers of groups: 3 micro-batches here, 1 there
+    shard = fixed_batch().select(slice(0, 6) if rank == 0 else slice(6, 8))
+    policy_update(root, optimizer, shard, CONFIG.replace(ppo_epochs=2), World(rank, 2), ref)
+    weights = full_weights(policy)
+    if rank == 0:
+        torch.save(weights, out)
+    dist.barrier()
+    dist.destroy_process_group()
+    _leave()
+
+
+def test_sharded_ranks_with_different_numbers_of_micro_batches_stay_in_step(tmp_path):
+    policy = model()
+    optimizer = torch.optim.SGD(policy.parameters(), lr=1.0)
+    policy_update(policy, optimizer, fixed_batch(), CONFIG.replace(ppo_epochs=2, micro_batch_size=8), World(), reference())
+    out = tmp_path / "uneven.pt"
+    mp.start_processes(_uneven_rank, args=(str(tmp_path / "init"), str(out)), nprocs=2, start_method="spawn", join=True)
+    sharded = torch.load(out)
+    for name, value in policy.state_dict().items():
+        torch.testing.assert_close(sharded[name], value, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def _nan_rank(rank: int, init_file: str, out: str, fsdp: bool) -> None:
+    import dataclasses
+
+    from assay.trainer.update import TrainingDiverged
+
+    _init(rank, init_file)
+    policy = model()
+    trained = shard_policy(policy) if fsdp else policy
+    optimizer = torch.optim.SGD(trained.parameters(), lr=1.0)
+    shard = fixed_batch().select(slice(rank * 4, rank * 4 + 4))
+    if rank == 1:  # one rank's loss goes non-finite
+        shard = dataclasses.replace(shard, advantages=torch.full_like(shard.advantages, float("nan")))
+    try:
+        policy_update(trained, optimizer, shard, CONFIG.replace(kl_coef=0.0), World(rank, 2))
+        outcome = "stepped"
+    except TrainingDiverged as e:
+        outcome = str(e)
+    torch.save(outcome, f"{out}.{rank}")
+    dist.barrier()
+    dist.destroy_process_group()
+    _leave()
+
+
+@pytest.mark.parametrize("fsdp", [False, True])
+def test_a_non_finite_loss_on_one_rank_stops_every_rank(tmp_path, fsdp):
+    out = tmp_path / "outcome"
+    mp.start_processes(_nan_rank, args=(str(tmp_path / "init"), str(out), fsdp), nprocs=2, start_method="spawn",
+                       join=True)
+    first, second = torch.load(f"{out}.0"), torch.load(f"{out}.1")
+    assert "non-finite on another rank" in first and "loss is nan" in second
