@@ -8,6 +8,9 @@ import torch
 import torch.distributed as dist
 
 
+_OWN_GROUP = {"made": False}  # whether init_from_env made the default group (vLLM in process makes its own)
+
+
 def init_from_env(always: bool = False) -> bool:
     """Join the process group torchrun describes (``WORLD_SIZE`` > 1); returns whether it did.
 
@@ -24,16 +27,19 @@ def init_from_env(always: bool = False) -> bool:
         dist.init_process_group(backend, store=dist.HashStore(), rank=0, world_size=1)
     else:
         dist.init_process_group(backend)
+    _OWN_GROUP["made"] = True
     return True
 
 
 def finish() -> None:
     """Leave the process group in order: wait for every rank, then destroy it. A rank that just
     exits can die in gloo's teardown ("terminate called without an active exception", SIGABRT)
-    while its peers still talk to it."""
-    if dist.is_available() and dist.is_initialized():
+    while its peers still talk to it. Only a group ``init_from_env`` made: vLLM in process
+    (generator=vllm) sets up and tears down one of its own."""
+    if _OWN_GROUP["made"] and dist.is_available() and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
+        _OWN_GROUP["made"] = False
 
 
 def resolve_device(name: str) -> torch.device:

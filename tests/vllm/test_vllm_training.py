@@ -110,3 +110,19 @@ def test_assay_eval_samples_with_vllm_when_asked(tmp_path):
     assert "Resolved architecture" in done.stdout + done.stderr  # the engine's start-up log: vLLM sampled
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 6 and all(r["token_ids"] and len(r["logprobs"]) == len(r["token_ids"]) for r in rows)
+
+
+def test_assay_train_with_vllm_ends_cleanly(tmp_path):
+    """The CLI leaves the process group it made, not the one vLLM set up for itself."""
+    import subprocess
+    import sys
+
+    model = save_tiny(tmp_path / "tiny", hidden_size=64, layers=1, heads=2)
+    done = subprocess.run([sys.executable, "-m", "assay.cli.main", "train", "--no-progress", f"model={model}",
+                           f"run_dir={tmp_path / 'run'}", "generator=vllm", "precision=bf16", "steps=2",
+                           "prompts_per_step=2", "group_size=2", "max_new_tokens=4", "eval_every=2", "eval_size=2",
+                           "env_kwargs={difficulty: 1}"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "held-out accuracy:" in done.stdout
+    # destroying vLLM's group at the end left its shutdown a traceback ("Invalid process group specified")
+    assert "Traceback" not in done.stdout + done.stderr, (done.stdout + done.stderr)[-3000:]
