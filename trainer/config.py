@@ -299,8 +299,6 @@ class GRPOConfig:
             need(self.max_staleness == 0 or self.partial_rollout_turns > 0,
                  "generator=vllm holds one version of the policy, so asynchronous rollouts (max_staleness > 0) cannot "
                  "sample older versions beside it: set max_staleness=0")
-            need(not self.fsdp, "generator=vllm runs in one process for now (vLLM sets up torch.distributed itself): "
-                 "set fsdp=false")
         need(self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         need(not (self.fsdp and self.lora_rank), "fsdp=true shards full weights; LoRA adapters are not sharded: set "
              "lora_rank=0 or fsdp=false")

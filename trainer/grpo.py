@@ -120,11 +120,6 @@ class GRPOTrainer:
                                              api_key=key)
             self._sync_server()  # it may serve other weights than this run starts from (a base model, a resume)
         elif config.generator == "vllm":
-            if self.world.size > 1:
-                from assay.config import ConfigError
-
-                raise ConfigError("generator=vllm runs in one process (vLLM sets up torch.distributed itself): "
-                                  "leave it unset under torchrun")
             self.generator = self._vllm_generator()
         else:
             self.generator = HFGenerator(self._sampling_model(), self.tokenizer, batch_size=config.generation_batch_size,
@@ -196,6 +191,11 @@ class GRPOTrainer:
             self._async.close()
             self._async = None
         return history
+
+    def close(self) -> None:
+        """Release what the run holds beyond this object: generator engines and actors."""
+        if hasattr(self.generator, "close"):
+            self.generator.close()
 
     def _evaluate_and_save(self, history: list[dict]) -> None:
         """Held-out evaluation and checkpoint on their schedules, and both after the last step."""
@@ -429,12 +429,20 @@ class GRPOTrainer:
         """vLLM in this process, started from the policy as it is now (a fresh run's model, a resumed
         checkpoint, LoRA merged), written to run_dir/generator_weights once; later weights go over in
         memory after every update (``_publish``)."""
+        import torch.distributed as dist
+
         from assay.trainer.generators.vllm import VLLMGenerator
 
         where = self.run.path / "generator_weights"
-        shutil.rmtree(where, ignore_errors=True)
-        self._save_model(where)
-        return VLLMGenerator(where, self.tokenizer, precision=self.cfg.precision, seed=self.cfg.seed)
+        if self.world.rank == 0:
+            shutil.rmtree(where, ignore_errors=True)
+            self._save_model(where)
+        grouped = dist.is_available() and dist.is_initialized()  # torchrun, or fsdp's group of one
+        if grouped:
+            dist.barrier()  # every rank reads what rank 0 wrote
+        # under a process group each rank runs an engine of its own inside it (vLLM's "external_launcher")
+        return VLLMGenerator(where, self.tokenizer, precision=self.cfg.precision, seed=self.cfg.seed + self.world.rank,
+                             in_process_group=grouped)
 
     def _sync_server(self) -> None:
         """The policy as it is now, written where the generator server reads it, and loaded there."""

@@ -36,7 +36,9 @@ def run(args: argparse.Namespace) -> int:
 
     config = load(GRPOConfig, args.config, args.overrides)
     init_from_env(always=config.fsdp)
-    history = GRPOTrainer(config, resume=args.resume, progress=not args.no_progress).train()
+    trainer = GRPOTrainer(config, resume=args.resume, progress=not args.no_progress)
+    history = trainer.train()
+    trainer.close()  # engines first: a vLLM engine inside the process group tears its part down itself
     finish()  # on an error torchrun stops the other ranks; on success they leave together
     evals = [r["eval_accuracy"] for r in history if "eval_accuracy" in r]
     if int(os.environ.get("RANK", "0")) == 0:

@@ -126,3 +126,43 @@ def test_assay_train_with_vllm_ends_cleanly(tmp_path):
     assert "held-out accuracy:" in done.stdout
     # destroying vLLM's group at the end left its shutdown a traceback ("Invalid process group specified")
     assert "Traceback" not in done.stdout + done.stderr, (done.stdout + done.stderr)[-3000:]
+
+
+RANK_SCRIPT = """
+import sys, torch
+from assay.trainer.distributed import finish, init_from_env
+from assay.trainer.grpo import GRPOTrainer
+from tests.vllm.test_vllm_training import config, engine_matches
+
+model, run_dir, fsdp = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+init_from_env(always=fsdp)
+trainer = GRPOTrainer(config(model, run_dir, steps=2, fsdp=fsdp), progress=False)
+trainer.train()
+torch.distributed.barrier()  # rank 0 has written the checkpoint
+engine_matches(trainer, run_dir + "/checkpoints/step_000002")  # this rank's engine holds the final weights
+trainer.close()
+finish()
+print("rank done", flush=True)
+"""
+
+
+@pytest.mark.parametrize("fsdp", [False, True])
+def test_torchrun_ranks_each_sample_with_an_engine_holding_the_latest_weights(tmp_path, fsdp):
+    """Under torchrun (and with fsdp) every rank runs its own engine inside the process group
+    (vLLM's external_launcher) and is handed the gathered weights after every update."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    model = save_tiny(tmp_path / "tiny", hidden_size=64, layers=1, heads=2)
+    script = tmp_path / "rank.py"
+    script.write_text(RANK_SCRIPT)
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           str(script), str(model), str(tmp_path / "run"), "1" if fsdp else "0"],
+                          capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))})
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    assert done.stdout.count("rank done") == 2
+    assert "Traceback" not in done.stdout + done.stderr

@@ -38,7 +38,7 @@ class VLLMGenerator:
 
     def __init__(self, model_dir: str | Path, tokenizer, *, precision: str = "fp32", seed: int = 0,
                  max_model_len: int | None = None, gpu_memory_utilization: float = 0.3, max_num_seqs: int = 256,
-                 kv_cache_bytes: int | None = None):
+                 kv_cache_bytes: int | None = None, in_process_group: bool = False):
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # the engine in this process
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # its INFO lines would bury assay's own output
         try:
@@ -61,9 +61,22 @@ class VLLMGenerator:
         # an in-process engine seeds this process's global generators with `seed`; a resumed run has
         # just restored them from its checkpoint, so they are put back as they were
         state = rng_state()
+        # in_process_group: this process is one rank of a torch.distributed group (torchrun, FSDP); vLLM's
+        # "external_launcher" then runs the engine inside that group instead of setting up its own
+        launcher = {}
+        if in_process_group:
+            import torch.distributed as dist
+
+            launcher = {"distributed_executor_backend": "external_launcher"}
+            # it reads torchrun's variables; a group made without torchrun (fsdp in one process) has none
+            for name, value in (("RANK", dist.get_rank()), ("LOCAL_RANK", dist.get_rank()),
+                                ("WORLD_SIZE", dist.get_world_size()), ("MASTER_ADDR", "127.0.0.1"),
+                                ("MASTER_PORT", _free_port())):
+                os.environ.setdefault(name, str(value))
         self.llm = LLM(model=str(model_dir), dtype=DTYPES[precision], seed=seed, max_model_len=max_model_len,
                        gpu_memory_utilization=gpu_memory_utilization, max_num_seqs=max_num_seqs,
-                       kv_cache_memory_bytes=kv_cache_bytes, enforce_eager=True, logprobs_mode="processed_logprobs")
+                       kv_cache_memory_bytes=kv_cache_bytes, enforce_eager=True, logprobs_mode="processed_logprobs",
+                       **launcher)
         set_rng_state(state)
 
     def generate(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[Generation]:
@@ -95,6 +108,13 @@ class VLLMGenerator:
         text = self.tokenizer.decode(ids, skip_special_tokens=True)
         return Generation(ids, logps, text, reason)
 
+    def close(self) -> None:
+        """Shut the engine down now, while the process group it may live in still exists: at exit its
+        finalizer would tear down its groups after ``distributed.finish`` destroyed the default one."""
+        engine = getattr(self.llm.llm_engine, "engine_core", None)
+        if engine is not None:
+            engine.shutdown()
+
     def load_weights(self, weights: Iterable[tuple[str, torch.Tensor]]) -> None:
         """Load Hugging Face-named tensors (a ``state_dict``'s items) into the engine, in place."""
         items = [(name, tensor.detach()) for name, tensor in weights]
@@ -104,6 +124,14 @@ class VLLMGenerator:
 
         self.llm.collective_rpc(reload)
         self.llm.reset_prefix_cache()  # cached prompt KV was computed with the old weights
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _guard_module_scan() -> None:
