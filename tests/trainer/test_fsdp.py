@@ -29,6 +29,15 @@ def reference():
     return build_model(VOCAB, hidden_size=32, layers=2, heads=2, seed=1).requires_grad_(False)
 
 
+def _finish_rank(rank: int, out: str, result) -> None:
+    """Rank 0 writes ``result``; every rank then leaves the group together and exits."""
+    if rank == 0:
+        torch.save(result, out)
+    dist.barrier()
+    dist.destroy_process_group()
+    _leave()
+
+
 def _sharded_rank(rank: int, init_file: str, out: str) -> None:
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
     policy = model()
@@ -38,11 +47,7 @@ def _sharded_rank(rank: int, init_file: str, out: str) -> None:
     shard = fixed_batch().select(slice(rank * 4, rank * 4 + 4))
     metrics = policy_update(root, optimizer, shard, CONFIG, World(rank, 2), ref)
     weights = full_weights(policy)
-    if rank == 0:
-        torch.save({"weights": weights, "metrics": metrics, "local": local}, out)
-    dist.barrier()
-    dist.destroy_process_group()
-    _leave()
+    _finish_rank(rank, out, {"weights": weights, "metrics": metrics, "local": local})
 
 
 def test_two_sharded_processes_take_the_step_of_one_whole_process(tmp_path):
@@ -176,12 +181,8 @@ def _bf16_rank(rank: int, init_file: str, out: str) -> None:
     policy_update(root, optimizer, shard, CONFIG.replace(precision="bf16", kl_coef=0.0), World(rank, 2))
     hook.remove()
     weights = full_weights(policy)
-    if rank == 0:
-        torch.save({"weights": weights, "gathered": [str(d) for d in gathered_dtypes],
-                    "shard_dtypes": sorted({str(p.dtype) for p in root.parameters()})}, out)
-    dist.barrier()
-    dist.destroy_process_group()
-    _leave()
+    _finish_rank(rank, out, {"weights": weights, "gathered": [str(d) for d in gathered_dtypes],
+                             "shard_dtypes": sorted({str(p.dtype) for p in root.parameters()})})
 
 
 def test_bf16_shards_gather_in_bf16_and_step_like_bf16_autocast(tmp_path):
@@ -219,11 +220,7 @@ def _uneven_rank(rank: int, init_file: str, out: str) -> None:
     shard = fixed_batch().select(slice(0, 6) if rank == 0 else slice(6, 8))
     policy_update(root, optimizer, shard, CONFIG.replace(ppo_epochs=2), World(rank, 2), ref)
     weights = full_weights(policy)
-    if rank == 0:
-        torch.save(weights, out)
-    dist.barrier()
-    dist.destroy_process_group()
-    _leave()
+    _finish_rank(rank, out, weights)
 
 
 def test_sharded_ranks_with_different_numbers_of_micro_batches_stay_in_step(tmp_path):

