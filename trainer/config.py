@@ -296,9 +296,10 @@ class GRPOConfig:
         if self.generator == "vllm":
             need(not self.generator_url, "generator=vllm samples with vLLM here (or on the ray_generators actors); "
                  "generator_url samples on a server: set one")
-            need(self.max_staleness == 0 or self.partial_rollout_turns > 0,
-                 "generator=vllm holds one version of the policy, so asynchronous rollouts (max_staleness > 0) cannot "
-                 "sample older versions beside it: set max_staleness=0")
+            need(self.max_staleness == 0 or self.partial_rollout_turns > 0 or self.ray_generators > 0,
+                 "generator=vllm in this process holds one version of the policy, so asynchronous rollouts "
+                 "(max_staleness > 0) cannot sample older versions beside it: set max_staleness=0, or sample on "
+                 "ray_generators actors, which are loaded with the version each batch asks for")
         need(self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         need(not (self.fsdp and self.lora_rank), "fsdp=true shards full weights; LoRA adapters are not sharded: set "
              "lora_rank=0 or fsdp=false")

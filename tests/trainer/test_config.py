@@ -91,3 +91,13 @@ def test_reward_model_list_round_trips_through_yaml(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text(to_yaml(c))
     assert load(GRPOConfig, path) == c
+
+
+def test_generator_choices_are_checked_up_front():
+    with pytest.raises(ConfigError, match="generator must be one of"):
+        GRPOConfig(generator="sglang")
+    with pytest.raises(ConfigError, match="set max_staleness=0, or sample on ray_generators actors"):
+        GRPOConfig(generator="vllm", max_staleness=1, tis_cap=2.0)
+    with pytest.raises(ConfigError, match="generator_url samples on a server"):
+        GRPOConfig(generator="vllm", generator_url="http://127.0.0.1:8000/v1")
+    GRPOConfig(generator="vllm", backend="ray", ray_generators=2, max_staleness=1, tis_cap=2.0)  # actors load each version

@@ -68,3 +68,22 @@ def test_a_grpo_run_on_vllm_actors_leaves_them_its_final_weights(tmp_path):
     torch.testing.assert_close(torch.tensor(out.logprobs), forward_logprobs(final, prompt, out.token_ids),
                                rtol=1e-4, atol=1e-4)
     trainer.generator.close()
+
+
+def test_asynchronous_rollouts_on_vllm_actors(tmp_path):
+    """max_staleness=1: batches are sampled on the actors while the driver trains, each with the
+    version it was published at (the actors are loaded with it); the run goes through and logs
+    every step once."""
+    from assay.trainer.grpo import GRPOTrainer
+
+    model = save_tiny(tmp_path / "tiny", hidden_size=64, layers=1, heads=2)
+    cfg = GRPOConfig(model=str(model), run_dir=str(tmp_path / "run"), generator="vllm", backend="ray", ray_generators=2,
+                     ray_workers=1, max_staleness=1, tis_cap=2.0, steps=3, prompts_per_step=4, group_size=4,
+                     max_new_tokens=6, overlong_buffer=5, eval_every=3, eval_size=4, save_every=3, lr=1e-3,
+                     env_kwargs={"difficulty": 1})
+    trainer = GRPOTrainer(cfg, progress=False)
+    rows = trainer.train()
+    trainer.close()
+    steps = [r for r in rows if "loss" in r]
+    assert [r["step"] for r in steps] == [1, 2, 3] and all(r["rollout_tokens"] > 0 for r in steps)
+    assert all(0 <= r["staleness"] <= 1 for r in steps) and any(r["staleness"] == 1 for r in steps)
