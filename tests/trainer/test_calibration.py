@@ -5,25 +5,21 @@ from __future__ import annotations
 
 import pytest
 
-import assay
 from assay.trainer.config import GRPOConfig
 from assay.trainer.grpo import GRPOTrainer
-from assay.trainer.tiny import save_tiny
 from assay.types import Trajectory, Turn, Verdict
-
-assay.register("test-length-v0", "tests.trainer.echo_env:LengthEnv", override=True)
+from assay.trainer.tiny import save_tiny
+from tests.trainer.test_robustness import config as robustness_config
 
 
 @pytest.fixture(scope="module")
-def policy(tmp_path_factory):
+def model(tmp_path_factory):
     return save_tiny(tmp_path_factory.mktemp("m") / "tiny", hidden_size=32, layers=1, heads=2)
 
 
-def config(policy, run_dir, **kw):
-    base = dict(model=str(policy), run_dir=str(run_dir), env_id="assay/test-length-v0", env_kwargs={}, steps=2,
-                prompts_per_step=2, group_size=2, max_new_tokens=6, eval_size=2, eval_every=10, save_every=1,
-                overlong_buffer=0, ppo_c_coef=0.5)
-    return GRPOConfig(**{**base, **kw})
+def config(model, run_dir, **kw):
+    """The robustness tests' run (the digit-share env), calibrated: PPO-C on, no overlong penalty."""
+    return robustness_config(model, run_dir, **{**dict(group_size=2, save_every=1, overlong_buffer=0, ppo_c_coef=0.5), **kw})
 
 
 def episode(text: str, reward: float) -> Trajectory:
@@ -31,8 +27,8 @@ def episode(text: str, reward: float) -> Trajectory:
                       verdict=Verdict(reward, reward > 0.5))
 
 
-def test_rewards_are_calibrated_by_the_stated_confidence(policy, tmp_path):
-    trainer = GRPOTrainer(config(policy, tmp_path), progress=False)
+def test_rewards_are_calibrated_by_the_stated_confidence(model, tmp_path):
+    trainer = GRPOTrainer(config(model, tmp_path), progress=False)
     batch = [episode("12 Confidence: 0.9", 1.0), episode("ab confidence: 90%", 0.0), episode("12", 1.0)]
     rewards, kept = trainer.score(batch)
     mean = 0.1 * (2 / 3)  # r_bar <- alpha * batch mean + (1 - alpha) * 0
@@ -45,13 +41,13 @@ def test_rewards_are_calibrated_by_the_stated_confidence(policy, tmp_path):
     assert trainer._ppo_c.mean == pytest.approx(mean) and rewards[1].item() == pytest.approx(0.5 * (0 - mean) * 0.4)
 
 
-def test_the_running_mean_is_in_the_checkpoint(policy, tmp_path):
-    trainer = GRPOTrainer(config(policy, tmp_path), progress=False)
+def test_the_running_mean_is_in_the_checkpoint(model, tmp_path):
+    trainer = GRPOTrainer(config(model, tmp_path), progress=False)
     history = trainer.train()
     rows = [r for r in history if "loss" in r]
     assert all(r["confidence_missing"] == 1.0 and r["confidence"] == 0.5 for r in rows)  # the tiny model states none
     assert rows[-1]["ppo_c_mean"] == trainer._ppo_c.mean != 0.0
-    resumed = GRPOTrainer(config(policy, tmp_path, steps=3), resume=True, progress=False)
+    resumed = GRPOTrainer(config(model, tmp_path, steps=3), resume=True, progress=False)
     assert resumed._ppo_c.mean == trainer._ppo_c.mean
 
 

@@ -69,10 +69,11 @@ class VLLMGenerator:
 
             launcher = {"distributed_executor_backend": "external_launcher"}
             # it reads torchrun's variables; a group made without torchrun (fsdp in one process) has none
-            for name, value in (("RANK", dist.get_rank()), ("LOCAL_RANK", dist.get_rank()),
-                                ("WORLD_SIZE", dist.get_world_size()), ("MASTER_ADDR", "127.0.0.1"),
-                                ("MASTER_PORT", _free_port())):
-                os.environ.setdefault(name, str(value))
+            for name, value in (("RANK", dist.get_rank), ("LOCAL_RANK", dist.get_rank),
+                                ("WORLD_SIZE", dist.get_world_size), ("MASTER_ADDR", lambda: "127.0.0.1"),
+                                ("MASTER_PORT", _free_port)):
+                if name not in os.environ:
+                    os.environ[name] = str(value())
         self.llm = LLM(model=str(model_dir), dtype=DTYPES[precision], seed=seed, max_model_len=max_model_len,
                        gpu_memory_utilization=gpu_memory_utilization, max_num_seqs=max_num_seqs,
                        kv_cache_memory_bytes=kv_cache_bytes, enforce_eager=True, logprobs_mode="processed_logprobs",
