@@ -60,6 +60,9 @@ class GRPOTrainer:
         torch.manual_seed(config.seed)
         self.step = 0
         self.data_seed = config.seed * 1_000_003  # next seed used to draw a training task
+        # the data position after the last batch trained on: what a checkpoint saves. Async rollouts
+        # draw ahead of it, and a resumed run must draw those batches again, not skip them.
+        self.trained_position = self.data_seed
         self.elapsed_s = 0.0  # training wall time before this process started (restored on resume)
         checkpoint, state = None, None
         if resume or self.world.rank == 0:  # a fresh run's checks are rank 0's (it alone writes the run dir)
@@ -97,6 +100,7 @@ class GRPOTrainer:
                 self.optimizer.load_state_dict(state["optimizer"])
             set_rng_state(state["rng"])
             self.step, self.data_seed = state["step"], state["data_seed"]
+            self.trained_position = self.data_seed
             self.elapsed_s = state.get("elapsed_s", 0.0)
             if self.world.rank == 0:
                 self.run.truncate_metrics(self.step)
@@ -331,7 +335,7 @@ class GRPOTrainer:
         if self.world.rank != 0:
             return None
         state = {"optimizer": optimizer, "rng": rng_state(), "step": self.step,
-                 "data_seed": self.data_seed, "elapsed_s": self._elapsed(), "config": dataclasses.asdict(self.cfg),
+                 "data_seed": self.trained_position, "elapsed_s": self._elapsed(), "config": dataclasses.asdict(self.cfg),
                  "paused_episodes": self._partial.paused_episodes if self._partial is not None else 0,
                  "learned_rewards": self.learned.state() if self.learned is not None else None,
                  "ppo_c_mean": self._ppo_c.mean}
@@ -390,15 +394,26 @@ class GRPOTrainer:
     def _next_rollout(self) -> tuple[list[Trajectory], dict]:
         """This step's batch: sampled now (max_staleness=0, or partial rollouts, which bound staleness
         by pausing instead), or taken from the async pipeline (started here at version ``self.step``;
-        ``_publish`` hands it each later version)."""
+        ``_publish`` hands it each later version). Rows log ``data_position``, the position after
+        the batch, which is where a checkpoint taken after this step resumes drawing."""
         if self.cfg.max_staleness == 0 or self._partial is not None:
-            return self.rollout()
-        if self._async is None:
-            from assay.trainer.ray_backend.pipeline import AsyncRollouts
+            trajectories, stats = self.rollout()
+            stats["data_position"] = self.data_seed
+        else:
+            if self._async is None:
+                from assay.trainer.ray_backend.pipeline import AsyncRollouts
 
-            self._async = AsyncRollouts(lambda gen: self.rollout(gen, lambda: gen.last_version), self._snapshot,
-                                        self._sampling_model(), self.step, self.cfg.max_staleness)
-        return self._async.next(self.step)
+                self._async = AsyncRollouts(self._produce_async, self._snapshot, self._sampling_model(), self.step,
+                                            self.cfg.max_staleness)
+            trajectories, stats = self._async.next(self.step)
+        self.trained_position = stats["data_position"]
+        return trajectories, stats
+
+    def _produce_async(self, generator) -> tuple[list[Trajectory], dict]:
+        """One batch on the pipeline's thread; it records where the data position stood after the
+        batch, since by the time the batch trains the thread has drawn the next ones."""
+        trajectories, stats = self.rollout(generator, lambda: generator.last_version)
+        return trajectories, {**stats, "data_position": self.data_seed}
 
     def _snapshot(self, policy, version: int):
         """A generator frozen at the policy's current weights, for the async pipeline: a copy here, or

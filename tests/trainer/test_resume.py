@@ -50,26 +50,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(model, tmp_path):
     subprocess.run(train_cmd(model, straight), check=True, capture_output=True, timeout=600)
 
     killed = tmp_path / "killed"
-    proc = subprocess.Popen(train_cmd(model, killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    try:
-        # kill once a checkpoint exists and a metric row newer than it was logged: those rows must
-        # be dropped on resume and written again, exactly once
-        while time.monotonic() < deadline:
-            latest = killed / "checkpoints" / "latest"
-            saved = int(latest.read_text().strip().split("_")[1]) if latest.exists() else None
-            if saved is not None and saved < STEPS - 4 and any(r.get("step", 0) > saved for r in rows(killed)):
-                break
-            if proc.poll() is not None:
-                pytest.fail("the run finished before it could be killed")
-            time.sleep(0.02)
-        else:
-            pytest.fail("the run never got past its first checkpoint")
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
-
+    kill_after_a_checkpoint(train_cmd(model, killed), killed)
     out = subprocess.run(train_cmd(model, killed, "--resume"), capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "held-out accuracy:" in out.stdout
@@ -83,6 +64,46 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(model, tmp_path):
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=f"{k} differs after resume")
     assert [r["reward"] for r in rows(straight) if "reward" in r] == [r["reward"] for r in rows(killed) if "reward" in r]
+
+
+def kill_after_a_checkpoint(cmd: list[str], run_dir: Path) -> None:
+    """Start the run and SIGKILL it once a checkpoint exists and a metric row newer than it was
+    logged: those rows must be dropped on resume and written again, exactly once."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline:
+            latest = run_dir / "checkpoints" / "latest"
+            saved = int(latest.read_text().strip().split("_")[1]) if latest.exists() else None
+            if saved is not None and saved < STEPS - 4 and any(r.get("step", 0) > saved for r in rows(run_dir)):
+                break
+            if proc.poll() is not None:
+                pytest.fail("the run finished before it could be killed")
+            time.sleep(0.02)
+        else:
+            pytest.fail("the run never got past its first checkpoint")
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+
+def test_a_killed_async_run_resumes_without_skipping_the_batches_in_flight(model, tmp_path):
+    """With max_staleness=2 the rollout thread has drawn up to two batches beyond the step a
+    checkpoint saves. The resumed run must draw those tasks again: every step trains the batch at
+    the data position an uninterrupted run reaches (without dynamic sampling, prompts_per_step
+    tasks a step), none skipped, none twice. Which policy version samples them is left to timing,
+    so the weights are not compared."""
+    run_dir = tmp_path / "async"
+    cmd = train_cmd(model, run_dir) + ["max_staleness=2", "tis_cap=2"]
+    kill_after_a_checkpoint(cmd, run_dir)
+    out = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    train_rows = [r for r in rows(run_dir) if "eval_accuracy" not in r]
+    assert [r["step"] for r in train_rows] == list(range(1, STEPS + 1))
+    start = 3 * 1_000_003  # seed=3: the run's first data position
+    assert [r["data_position"] for r in train_rows] == [start + 2 * step for step in range(1, STEPS + 1)]
+    assert max(r["staleness"] for r in train_rows) >= 1  # the run did sample ahead
 
 
 def test_resume_without_checkpoint_starts_fresh(model, tmp_path):

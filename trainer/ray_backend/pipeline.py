@@ -15,8 +15,9 @@ Departures: async runs are not bit-reproducible: sampling seeds are fixed by the
 but which version samples which turn depends on thread timing (``max_staleness=0`` is
 reproducible, and never starts the thread). Episodes are not paused across batches here: that is
 ``partial_rollout_turns`` (assay.trainer.partial), which runs synchronously. Batches being
-generated when a checkpoint is written are not in it: a resumed run draws fresh tasks from the
-saved data position, which is already past them. With ``k = 1`` this is the "one step off-policy"
+generated when a checkpoint is written are not in it; the checkpoint saves the data position after
+the batch last trained (``GRPOTrainer.trained_position``), so a resumed run draws those tasks again
+and samples them with the resumed policy: no task is skipped or trained twice. With ``k = 1`` this is the "one step off-policy"
 schedule of verl and AReaL.
 """
 
