@@ -31,7 +31,7 @@ GENERATORS = ("hf", "vllm")
 
 RESUMABLE_CHANGES = ("run_dir", "steps", "max_wall_s", "save_every", "keep_checkpoints", "keep_best", "eval_every", "eval_size",
                      "device", "micro_batch_size", "generation_batch_size", "ray_address", "ray_workers",
-                     "step_timeout_s", "worker_retries", "generator_url", "lr", "max_grad_norm")
+                     "step_timeout_s", "worker_retries", "generator_url", "generator_retries", "lr", "max_grad_norm")
 """Settings ``--resume`` may change: where the run lives, how long it runs and how it checkpoints and
 evaluates, and where and in what chunks it computes; and the step size (``lr``, ``max_grad_norm``),
 because going back to the last checkpoint with a smaller one is how a diverged run is rescued. Any
@@ -222,6 +222,10 @@ class GRPOConfig:
     each batch is sampled by the current policy. The server must serve the same architecture and tokenizer,
     read run_dir (a shared disk), and return token ids (return_tokens_as_token_ids). Its API or admin key, if
     any, is read from $ASSAY_GENERATOR_API_KEY (never stored in the config)."""
+    generator_retries: int = 5
+    """With generator_url: how often a request the server failed (no connection, a timeout, HTTP 429 or
+    5xx) is tried again, waiting 0.5 s, 1 s, 2 s, ... before each (5: ~15 s in all). When every try
+    fails the run stops and names the checkpoint to --resume from once the server is back."""
     partial_rollout_turns: int = 0
     """Partial rollouts (Kimi k1.5): each step advances an episode by at most this many turns; groups
     not finished are paused and continued first at the next step under the newer policy (0: off;
@@ -307,6 +311,7 @@ class GRPOConfig:
         need(self.max_staleness == 0 or self.tis_cap is not None,
              "max_staleness > 0 trains on samples of older policies: set tis_cap (e.g. 2) so the importance weights "
              "against the behaviour log-probs correct for it")
+        need(self.generator_retries >= 0, f"generator_retries must be >= 0, got {self.generator_retries}")
         need(self.ray_generators >= 0, f"ray_generators must be >= 0 (0: generate on the driver), got {self.ray_generators}")
         need(self.ray_generators == 0 or self.backend == "ray",
              f"ray_generators={self.ray_generators} runs generation on Ray actors: set backend=ray "

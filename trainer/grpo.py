@@ -29,7 +29,7 @@ from assay.trainer.dense import learned_rewards
 from assay.trainer.distributed import resolve_device
 from assay.trainer.evaluation import EVAL_SEED_BASE, held_out_tasks
 from assay.trainer.generators.hf import HFGenerator
-from assay.trainer.generators.openai import OpenAIGenerator
+from assay.trainer.generators.openai import OpenAIGenerator, ServerError
 from assay.trainer.policy import load_policy
 from assay.trainer.progress import StepProgress
 from assay.trainer.rollout import LocalEnvRunner, run_episodes
@@ -120,8 +120,10 @@ class GRPOTrainer:
                 raise ConfigError("generator_url runs in one process (every rank would load its weights into the one "
                                   "server): leave it unset under torchrun")
             key = os.environ.get("ASSAY_GENERATOR_API_KEY", "EMPTY")  # not in the config, which run_dir keeps
-            self.generator = OpenAIGenerator(config.generator_url, OpenAIGenerator.served_model(config.generator_url, key),
-                                             api_key=key)
+            retries = config.generator_retries
+            self.generator = OpenAIGenerator(config.generator_url, OpenAIGenerator.served_model(config.generator_url, key,
+                                                                                                retries=retries),
+                                             api_key=key, retries=retries)
             self._sync_server()  # it may serve other weights than this run starts from (a base model, a resume)
         elif config.generator == "vllm":
             self.generator = self._vllm_generator()
@@ -153,7 +155,7 @@ class GRPOTrainer:
         self._start_logging()
         self._clock = time.perf_counter() - self.elapsed_s
         history = []
-        with self._progress() as bar:
+        with self._progress() as bar, self._explain_server_loss():
             if self.step == 0:
                 history.append(self.evaluate())
             while self.step < cfg.steps and not self._out_of_time():
@@ -397,7 +399,12 @@ class GRPOTrainer:
         ``_publish`` hands it each later version). Rows log ``data_position``, the position after
         the batch, which is where a checkpoint taken after this step resumes drawing."""
         if self.cfg.max_staleness == 0 or self._partial is not None:
-            trajectories, stats = self.rollout()
+            try:
+                trajectories, stats = self.rollout()
+            except ServerError as e:  # the run is between steps: its state now is a checkpoint to resume from
+                if self.step > 0 and self._partial is None:  # (paused partial episodes would be half-advanced)
+                    e.checkpoint = self.save() if self._unsaved() else self.run.latest()
+                raise
             stats["data_position"] = self.data_seed
         else:
             if self._async is None:
@@ -414,6 +421,24 @@ class GRPOTrainer:
         batch, since by the time the batch trains the thread has drawn the next ones."""
         trajectories, stats = self.rollout(generator, lambda: generator.last_version)
         return trajectories, {**stats, "data_position": self.data_seed}
+
+    def _unsaved(self) -> bool:
+        latest = self.run.latest()
+        return latest is None or latest.name != f"step_{self.step:06d}"
+
+    @contextlib.contextmanager
+    def _explain_server_loss(self):
+        """A generator server (generator_url) that stops answering or refuses a request ends the run
+        with the checkpoint to resume from: the state after the last step when the loss came while
+        sampling the next batch (saved then), else the last regular checkpoint (a resume drops the
+        rows logged after it and redoes those steps)."""
+        try:
+            yield
+        except ServerError as e:
+            where = getattr(e, "checkpoint", None) or self.run.latest()
+            resume = (f"the run is saved at {where.name} ({where}): start the server again and rerun with --resume"
+                      if where is not None else "no checkpoint was written yet: start the server again and rerun")
+            raise type(e)(f"{e}\nThe generator server stopped the run at step {self.step}; {resume}") from None
 
     def _snapshot(self, policy, version: int):
         """A generator frozen at the policy's current weights, for the async pipeline: a copy here, or

@@ -145,7 +145,8 @@ def _generator(cfg):
         if not Path(cfg.model).is_dir():
             raise AssayError(f"with generator_url, MODEL must be the served model's directory (for its tokenizer), got {cfg.model!r}")
         key = os.environ.get("ASSAY_GENERATOR_API_KEY", "EMPTY")
-        return (OpenAIGenerator(cfg.generator_url, OpenAIGenerator.served_model(cfg.generator_url, key), api_key=key),
+        served = OpenAIGenerator.served_model(cfg.generator_url, key, retries=cfg.generator_retries)
+        return (OpenAIGenerator(cfg.generator_url, served, api_key=key, retries=cfg.generator_retries),
                 AutoTokenizer.from_pretrained(cfg.model))
     if cfg.generator == "vllm":
         from transformers import AutoTokenizer

@@ -218,3 +218,140 @@ def test_the_official_openai_client_chats_with_assay_serve(served):
     assert parts.choices[0].message.content == alone[0].text  # content parts read as their text
     with pytest.raises(openai.BadRequestError, match="messages must be a non-empty list"):
         client.chat.completions.create(model="tiny", messages=[])
+
+
+class Flaky(BaseHTTPRequestHandler):
+    """Answers the first ``fail`` requests with ``status``, then one token-id completion per prompt;
+    counts what it saw."""
+
+    fail, status, seen = 0, 503, 0
+
+    def log_message(self, *a):
+        pass
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        cls = type(self)
+        cls.seen += 1
+        if cls.seen <= cls.fail:
+            self._reply(cls.status, {"error": {"message": "not now"}})
+            return
+        self._reply(200, {"choices": [{"index": i, "text": "x", "finish_reason": "stop", "logprobs":
+                                       {"tokens": ["token_id:7"], "token_logprobs": [-0.5]}}
+                                      for i in range(len(body["prompt"]))]})
+
+    def _reply(self, status: int, payload: dict):
+        raw = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+
+@contextlib.contextmanager
+def flaky(fail: int, status: int = 503):
+    handler = type("Handler", (Flaky,), {"fail": fail, "status": status, "seen": 0})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1", handler
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_transient_failures_are_retried_and_other_refusals_are_not():
+    from assay.errors import AssayError
+    from assay.trainer.generators.openai import ServerError, ServerUnavailable
+
+    params = SamplingParams(max_new_tokens=2, seed=1)
+    with flaky(fail=2) as (url, handler):  # a server busy for two requests, then answering
+        out = OpenAIGenerator(url, "x", retries=2, backoff_s=0.01).generate([[1, 2]], params)
+        assert [g.token_ids for g in out] == [(7,)] and handler.seen == 3
+    with flaky(fail=10) as (url, handler):
+        with pytest.raises(ServerUnavailable, match=r"after 2 tries .*HTTP 503.*is the server running\?") as e:
+            OpenAIGenerator(url, "x", retries=1, backoff_s=0.01).generate([[1, 2]], params)
+        assert isinstance(e.value, AssayError) and handler.seen == 2
+    with flaky(fail=10, status=400) as (url, handler):  # the request itself is wrong: asking again cannot help
+        with pytest.raises(ServerError, match="answered 400") as e:
+            OpenAIGenerator(url, "x", retries=3, backoff_s=0.01).generate([[1, 2]], params)
+        assert not isinstance(e.value, ServerUnavailable) and handler.seen == 1
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_training_against_no_server_is_one_clear_line(tmp_path, capsys):
+    from assay.cli.main import main
+
+    code = main(["train", "--no-progress", "model=tiny", f"run_dir={tmp_path / 'run'}", "steps=1", "generator_retries=1",
+                 f"generator_url=http://127.0.0.1:{free_port()}/v1"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    last = err.strip().splitlines()[-1]  # above it: transformers' progress bars building the tiny model
+    assert last.startswith("assay: error: no answer from http://127.0.0.1:") and "after 2 tries" in last, err
+    assert "Traceback" not in err
+
+
+def test_a_run_whose_server_dies_stops_saved_and_resumes_to_the_uninterrupted_weights(tmp_path):
+    """The server goes away after step 2's weights were loaded into it. The run stops while sampling
+    step 3 (no evaluation comes between) and saves step 2 (save_every is 10: only the stop writes it), and its error names that
+    checkpoint. A server started again on the same port (with other weights: the resumed run loads
+    its own) lets --resume finish: the same rewards, evaluations and final weights as a run that
+    sampled in process throughout, each step logged once."""
+    from safetensors.torch import load_file
+
+    from assay.trainer.config import GRPOConfig
+    from assay.trainer.generators.openai import ServerUnavailable
+    from assay.trainer.grpo import GRPOTrainer
+    from assay.trainer.serve import CompletionServer
+
+    policy = save_tiny(tmp_path / "policy", hidden_size=32, layers=1, heads=2)
+    other = save_tiny(tmp_path / "other", hidden_size=32, layers=1, heads=2, seed=9)
+    base = dict(model=str(policy), steps=4, prompts_per_step=2, group_size=4, max_new_tokens=6, eval_size=4,
+                eval_every=4, save_every=10, env_kwargs={"difficulty": 1}, seed=3, lr=5e-3)
+    local = GRPOTrainer(GRPOConfig(run_dir=str(tmp_path / "local"), **base), progress=False).train()
+
+    def start(port: int) -> CompletionServer:
+        server = CompletionServer(HFGenerator(AutoModelForCausalLM.from_pretrained(other), AutoTokenizer.from_pretrained(other)),
+                                  "tiny", port=port)
+        server.start_background()
+        return server
+
+    first = start(0)
+    port = first.httpd.server_address[1]
+    loads = first.update_weights
+
+    def load_then_die_after_step_2(model_path):  # loads: before step 1, then after each update
+        answer = loads(model_path)
+        if first.weights_version == 3:
+            first.shutdown()  # the listening socket closes; this answer still goes out
+        return answer
+
+    first.update_weights = load_then_die_after_step_2
+    run_dir = tmp_path / "remote"
+    config = GRPOConfig(run_dir=str(run_dir), generator_url=f"http://127.0.0.1:{port}/v1", generator_retries=1, **base)
+    with pytest.raises(ServerUnavailable) as e:
+        GRPOTrainer(config, progress=False).train()
+    assert "stopped the run at step 2" in str(e.value) and "step_000002" in str(e.value) and "--resume" in str(e.value)
+    assert (run_dir / "checkpoints" / "latest").read_text().strip() == "step_000002"
+
+    second = start(port)
+    try:
+        GRPOTrainer(config, resume=True, progress=False).train()
+    finally:
+        second.shutdown()
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "reward" in r] == [1, 2, 3, 4]
+    assert [r.get("reward") for r in rows if "reward" in r] == [r.get("reward") for r in local if "reward" in r]
+    assert [r["eval_accuracy"] for r in rows if "eval_accuracy" in r] == \
+        [r["eval_accuracy"] for r in local if "eval_accuracy" in r]
+    a = load_file(tmp_path / "local" / "checkpoints" / "step_000004" / "model.safetensors")
+    b = load_file(run_dir / "checkpoints" / "step_000004" / "model.safetensors")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=f"{k} differs")
