@@ -77,6 +77,10 @@ def _coerce(name: str, value: Any, annotation: Any) -> Any:
         raise ConfigError(f"{name}: expected {annotation.__name__}, got {value!r}")
     if annotation is int and isinstance(value, bool):
         raise ConfigError(f"{name}: expected int, got {value!r}")
+    if dict in (annotation, origin) and not isinstance(value, dict):
+        raise ConfigError(f"{name}: expected a mapping, e.g. {name}={{difficulty: 2}}, got {value!r}")
+    if list in (annotation, origin) and not isinstance(value, list):
+        raise ConfigError(f"{name}: expected a list, e.g. {name}=[a, b], got {value!r}")
     return value
 
 

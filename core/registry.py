@@ -9,6 +9,7 @@ in ``assay.list_envs()`` without an import by hand.
 
 from __future__ import annotations
 
+import re
 import threading
 import warnings
 from collections.abc import Callable
@@ -91,4 +92,13 @@ def make(env_id: str | EnvSpec, **kwargs: Any) -> gymnasium.Env:
     env_spec = env_id if isinstance(env_id, EnvSpec) else spec(env_id)
     # Gymnasium's passive env checker probes reset/step with its own random actions, which a text
     # env cannot accept; assay's conformance test (tests/envs/test_conformance.py) replaces it.
-    return gymnasium.make(env_spec, disable_env_checker=True, **kwargs)
+    try:
+        return gymnasium.make(env_spec, disable_env_checker=True, **kwargs)
+    except TypeError as e:  # an argument the environment does not take: the user's mistake, said in one line
+        unknown = re.search(r"unexpected keyword argument '(\w+)'", str(e))
+        if unknown is None or unknown.group(1) not in kwargs:
+            raise
+        entry = env_spec.entry_point
+        where = f"`python -m pydoc {entry.partition(':')[0]}` lists what it takes" if isinstance(entry, str) else "see its docstring"
+        raise AssayError(f"{env_spec.id} takes no argument {unknown.group(1)!r} (given: {', '.join(sorted(kwargs))}); "
+                         f"{where}") from None

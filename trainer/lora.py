@@ -12,6 +12,8 @@ from __future__ import annotations
 import copy
 import warnings
 
+import torch
+
 
 def lora_targets(spec: str) -> str | list[str]:
     """``all-linear`` or comma-separated module names (peft's ``target_modules``)."""
@@ -27,6 +29,15 @@ def add_lora(model, rank: int, alpha: float = 0.0, targets: str = "all-linear"):
     # preferences the default start gave lower held-out accuracy (bench/results/reward_models.md).
     config = LoraConfig(r=rank, lora_alpha=alpha or 2 * rank, lora_dropout=0.0, target_modules=lora_targets(targets),
                         init_lora_weights="gaussian")
+    if targets != "all-linear":  # peft's own error names no module the user could have meant
+        linear = sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules()
+                         if isinstance(module, torch.nn.Linear) and module is not model.get_output_embeddings()})
+        unknown = [name for name in lora_targets(targets) if name not in linear]
+        if unknown:
+            from assay.config import ConfigError
+
+            raise ConfigError(f"lora_targets names {', '.join(unknown)}, which {type(model).__name__} has no linear "
+                              f"layer called; its linear layers are: {', '.join(linear)} (or all-linear)")
     with warnings.catch_warnings():  # peft asks transformers a deprecated question; nothing for the user to do
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
         return get_peft_model(model, config)

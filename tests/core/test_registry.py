@@ -28,6 +28,11 @@ def test_unknown_id_suggests_the_closest():
         assay.make("maths")
 
 
+def test_an_argument_the_env_does_not_take_is_a_clear_error():
+    with pytest.raises(AssayError, match=r"assay/math-v0 takes no argument 'difficulty_level' .*pydoc assay.envs.math_env"):
+        assay.make("assay/math-v0", difficulty_level=2)
+
+
 def test_register_qualifies_and_gymnasium_make_works():
     full = assay.register("toy-reg-v0", TOY, target=3)
     assert full == "assay/toy-reg-v0" and full in assay.list_envs()

@@ -57,6 +57,8 @@ def test_yaml_then_overrides(tmp_path):
     ("reward_ensemble=max", "reward_ensemble must be one of"),
     ("reward_model=[]", "non-empty list of directories"),
     ("generator_url=127.0.0.1:8000", "must be an http(s) URL"),
+    ("env_kwargs=difficulty", "env_kwargs: expected a mapping, e.g. env_kwargs={difficulty: 2}"),
+    ("generator_retries=-1", "generator_retries must be >= 0"),
 ])
 def test_bad_values_name_the_fix(override, fragment):
     with pytest.raises(ConfigError) as e:

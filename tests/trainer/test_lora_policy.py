@@ -61,3 +61,16 @@ def test_bad_lora_settings_say_the_fix():
         GRPOConfig(lora_rank=-1)
     with pytest.raises(ConfigError, match="lora_targets is empty"):
         GRPOConfig(lora_rank=4, lora_targets=",")
+
+
+def test_lora_targets_the_model_lacks_are_named_with_the_ones_it_has(model):
+    from transformers import AutoModelForCausalLM
+
+    from assay.trainer.lora import add_lora
+
+    model = AutoModelForCausalLM.from_pretrained(model)
+    with pytest.raises(ConfigError, match=r"names qproj, which LlamaForCausalLM has no linear layer called; its linear "
+                                          r"layers are: down_proj, gate_proj, k_proj, o_proj, q_proj, up_proj, v_proj"):
+        add_lora(model, rank=2, targets="qproj,v_proj")
+    add_lora(model, rank=2, targets="q_proj,v_proj")  # the names it lists are taken
+

@@ -48,7 +48,7 @@ def load_reward_models(paths: Sequence[str | Path]) -> tuple[str, list]:
     implicit PRM is read at step granularity (``use_step_ids=False``), as training scores it."""
     missing = [str(p) for p in paths if not Path(p).is_dir()]
     if missing or not paths:
-        raise AssayError(f"reward model {', '.join(missing) or '(none)'} is not a directory; train one with `assay train-rm`")
+        raise AssayError(f"no reward model directory {', '.join(missing) or '(none given)'}; train one with `assay train-rm`")
     kinds = [reward_model_kind(p) for p in paths]
     if len(set(kinds)) > 1:
         raise AssayError("an ensemble needs reward models of one kind, got " + ", ".join(f"{p} ({k})" for p, k in zip(paths, kinds)))
