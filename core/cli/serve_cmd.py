@@ -30,9 +30,17 @@ def run(args: argparse.Namespace) -> int:
     from assay.trainer.policy import load_policy
     from assay.trainer.serve import CompletionServer
 
+    from assay.errors import AssayError
+
+    if not 0 <= args.port <= 65535:
+        raise AssayError(f"--port must be in 0..65535 (0 picks a free one), got {args.port}")
     model, tokenizer = load_policy(args.model, tempfile.mkdtemp(prefix="assay-serve-"))
-    server = CompletionServer(HFGenerator(model, tokenizer), args.name or Path(args.model).name, args.host, args.port,
-                              model_path=args.model, admin_key=args.admin_key)
+    try:
+        server = CompletionServer(HFGenerator(model, tokenizer), args.name or Path(args.model).name, args.host, args.port,
+                                  model_path=args.model, admin_key=args.admin_key)
+    except OSError as e:  # the port is taken, or the host is not an address of this machine
+        raise AssayError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}; pick another --port "
+                         "(0 picks a free one) or --host") from None
     print(f"serving {args.model} at {server.url}  (Ctrl-C to stop)", flush=True)
     try:
         server.serve_forever()

@@ -355,3 +355,19 @@ def test_a_run_whose_server_dies_stops_saved_and_resumes_to_the_uninterrupted_we
     b = load_file(run_dir / "checkpoints" / "step_000004" / "model.safetensors")
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=f"{k} differs")
+
+
+def test_serving_on_a_taken_port_is_one_clear_line(capsys):
+    import socket
+
+    from assay.cli.main import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "tiny", "--port", str(port)]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == \
+        f"assay: error: cannot listen on 127.0.0.1:{port}: Address already in use; pick another --port (0 picks a free one) or --host"
+    assert main(["serve", "tiny", "--port", "70000"]) == 2
+    assert "--port must be in 0..65535" in capsys.readouterr().err
