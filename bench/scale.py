@@ -1,12 +1,13 @@
 """Verification-bound rollout throughput against the number of Ray env workers (1..4) on one machine.
 
-    .venv/bin/python bench/scale.py [--workers 1,2,3,4] [--repeats 3] [--group 8]
+    .venv/bin/python bench/scale.py [--workers 1,2,3,4] [--local-threads 1,2,4] [--repeats 3] [--group 8]
 
 Each step is the trainer's rollout + scoring (``run_episodes``) over all 36 shipped problems of
 ``assay/code-v0`` x ``--group`` samples, single attempt. The policy is a toy: it answers each
 sample with the problem's reference solution (probability 1/2, seeded) or a wrong program, at
 no generation cost, so the step is bound by verification (a pooled bwrap sandbox run per
-sample) and by the Ray round trips. Rows: the single-process backend (``LocalEnvRunner``) and
+sample) and by the Ray round trips. Rows: the single-process backend (``LocalEnvRunner``, the
+trainer's ``backend=local``, on each of ``--local-threads`` threads: ``env_threads``) and
 ``RayEnvRunner`` with N workers; figures are medians over ``--repeats`` passes. Each pass builds
 a fresh runner (the only one alive), warms it up with one unmeasured pass, measures one and closes
 it; the worker counts take turns in a rotating order so a load spike on the shared machine hits
@@ -116,8 +117,8 @@ def one_pass(runner, tasks, plan, policy, group: int, key=None) -> float:
 
 
 def make_runner(key):
-    if key == "local":
-        return LocalEnvRunner(lambda: assay.make("assay/code-v0", max_turns=1))
+    if isinstance(key, tuple):  # ("local", threads)
+        return LocalEnvRunner(lambda: assay.make("assay/code-v0", max_turns=1), threads=key[1])
     # fractional CPUs: verification runs in sandbox subprocesses Ray does not see
     return RayEnvRunner("assay/code-v0", {"max_turns": 1}, key, num_cpus=(os.cpu_count() or 1) / key)
 
@@ -154,6 +155,7 @@ def dispatch_cost(tokenizer, n: int = 256) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workers", default="1,2,3,4")
+    ap.add_argument("--local-threads", default="1,2,4", help="env_threads of the single-process rows")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--group", type=int, default=8)
     ap.add_argument("--sim-update-s", type=float, default=1.0,
@@ -169,7 +171,7 @@ def main() -> None:
     policy = ToyCodePolicy(tokenizer)
     tasks, plan = batch(args.group, seed=0)
     connect(num_cpus=os.cpu_count())
-    keys: list = ["local", *counts]
+    keys: list = [("local", int(t)) for t in args.local_threads.split(",")] + counts
     rates: dict = {k: [] for k in keys}
     task_costs: dict[str, float] = {}
     for r in range(args.repeats):
@@ -187,7 +189,7 @@ def main() -> None:
             finally:
                 if hasattr(runner, "close"):
                     runner.close()
-            print(f"pass {r}: {k} {rates[k][-1]:.1f} samples/s, other sessions used {OTHERS[k][-1]:.2f} cores", flush=True)
+            print(f"pass {r}: {label(k)} {rates[k][-1]:.1f} samples/s, other sessions used {OTHERS[k][-1]:.2f} cores", flush=True)
     task_seconds = [task_costs[t.id] for t in tasks for _ in range(args.group)]
     dispatch = dispatch_cost(tokenizer)
     load = os.getloadavg()[0]
@@ -197,15 +199,20 @@ def main() -> None:
     write_report(args, counts, rates, costs, load)
 
 
+def label(key) -> str:
+    return f"local, {key[1]} env threads" if isinstance(key, tuple) else f"ray, {key} workers"
+
+
 def write_report(args, counts, rates, costs, load) -> None:
     med = {k: statistics.median(v) for k, v in rates.items()}
     base = med[counts[0]]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     samples = len(costs["task_seconds"])
     lines = [
-        "# Scaling: verification-bound rollouts on Ray workers (one machine)",
+        "# Scaling: verification-bound rollouts on env threads and Ray workers (one machine)",
         "",
-        f"- Command: `.venv/bin/python bench/scale.py --workers {args.workers} --repeats {args.repeats} --group {args.group}`",
+        f"- Command: `.venv/bin/python bench/scale.py --workers {args.workers} --local-threads {args.local_threads} "
+        f"--repeats {args.repeats} --group {args.group}`",
         f"- Machine: {platform.machine()}, {os.cpu_count()} cores, Ray local cluster (num_cpus={os.cpu_count()}); "
         f"load average at the end {load:.1f} (the machine is shared)",
         f"- Date: {datetime.datetime.now().isoformat(timespec='seconds')}; commit {commit}",
@@ -215,8 +222,8 @@ def write_report(args, counts, rates, costs, load) -> None:
         "| backend | env workers | samples/s | vs 1 Ray worker | passes | cores taken by other sessions per pass |",
         "|---|---:|---:|---:|---|---|",
     ]
-    for n in ["local", *counts]:
-        name, workers = ("local (single process)", "-") if n == "local" else ("ray", str(n))
+    for n in rates:
+        name, workers = (f"local (single process, env_threads={n[1]})", "-") if isinstance(n, tuple) else ("ray", str(n))
         lines.append(f"| {name} | {workers} | {med[n]:.1f} | {med[n] / base:.2f}x | {', '.join(f'{x:.1f}' for x in rates[n])} | "
                      f"{', '.join(f'{x:.2f}' for x in OTHERS[n])} |")
     mean_verify = statistics.mean(costs["task_seconds"])

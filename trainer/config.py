@@ -31,7 +31,7 @@ GENERATORS = ("hf", "vllm")
 
 RESUMABLE_CHANGES = ("run_dir", "steps", "max_wall_s", "save_every", "keep_checkpoints", "keep_best", "eval_every", "eval_size",
                      "device", "micro_batch_size", "generation_batch_size", "ray_address", "ray_workers",
-                     "step_timeout_s", "worker_retries", "generator_url", "generator_retries", "lr", "max_grad_norm")
+                     "step_timeout_s", "worker_retries", "env_threads", "generator_url", "generator_retries", "lr", "max_grad_norm")
 """Settings ``--resume`` may change: where the run lives, how long it runs and how it checkpoints and
 evaluates, and where and in what chunks it computes; and the step size (``lr``, ``max_grad_norm``),
 because going back to the last checkpoint with a smaller one is how a diverged run is rescued. Any
@@ -192,6 +192,10 @@ class GRPOConfig:
     # --- scale: the Ray backend and asynchronous rollouts (assay.trainer.ray_backend) --------------
     backend: str = "local"
     """local | ray: where environments and their verifiers run (ray: on `ray_workers` actors, stepped in parallel)."""
+    env_threads: int = 4
+    """backend=local: threads that step the environments of a turn at once. Envs that wait on a sandbox,
+    a subprocess, a container or a browser (code, Verilog, SWE, web) overlap their waits; pure-Python ones
+    gain nothing and lose little. The episodes are the same whatever the number (1: one after another)."""
     ray_address: str | None = None
     """Ray cluster to join ("auto", "host:6379", "ray://host:10001"); None starts a local cluster."""
     ray_workers: int = 2
@@ -293,6 +297,7 @@ class GRPOConfig:
         need(self.length_penalty_coef >= 0 and self.length_free_tokens >= 0,
              "length_penalty_coef and length_free_tokens must be >= 0")
         need(self.backend in ("local", "ray"), f"backend must be local or ray, got {self.backend!r}")
+        need(self.env_threads >= 1, f"env_threads must be >= 1 (1: one env after another), got {self.env_threads}")
         need(self.ray_workers >= 1, f"ray_workers must be >= 1, got {self.ray_workers}")
         need(self.worker_retries >= 0, f"worker_retries must be >= 0, got {self.worker_retries}")
         need(self.step_timeout_s is None or self.step_timeout_s > 0, f"step_timeout_s must be > 0 or null, got {self.step_timeout_s}")

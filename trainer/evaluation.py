@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from math import comb
 
 from assay.protocols import Generator, SamplingParams
-from assay.trainer.rollout import run_episodes
+from assay.trainer.rollout import LocalEnvRunner, run_episodes
 from assay.types import Task, Trajectory
 
 EVAL_SEED_BASE = 10**9  # held-out tasks come from seeds no training step draws
@@ -59,12 +59,18 @@ class EvalReport:
 
 
 def evaluate_policy(generator: Generator, tokenizer, make_env: Callable, tasks: Sequence[Task], params: SamplingParams,
-                    samples: int = 1, max_turns: int = 1, seed: int = EVAL_SEED_BASE) -> tuple[EvalReport, list[Trajectory]]:
-    """``samples`` episodes of every task (one batched generator call per turn); returns the report
-    and the trajectories, grouped by task in task order."""
+                    samples: int = 1, max_turns: int = 1, seed: int = EVAL_SEED_BASE,
+                    env_threads: int = 1) -> tuple[EvalReport, list[Trajectory]]:
+    """``samples`` episodes of every task (one batched generator call per turn, the envs stepped on
+    ``env_threads`` threads); returns the report and the trajectories, grouped by task in task order."""
     if samples < 1 or not tasks:
         raise ValueError(f"evaluate_policy needs tasks and samples >= 1, got {len(tasks)} tasks and samples={samples}")
-    trajectories = run_episodes(make_env, tasks, samples, generator, tokenizer, params, max_turns, seed=seed)
+    runner = LocalEnvRunner(make_env, threads=env_threads)
+    try:
+        trajectories = run_episodes(make_env, tasks, samples, generator, tokenizer, params, max_turns, seed=seed,
+                                    runner=runner)
+    finally:
+        runner.close()
     passed = [t.verdict is not None and t.verdict.passed for t in trajectories]
     per_task = [sum(passed[i * samples:(i + 1) * samples]) for i in range(len(tasks))]
     ks = sorted({k for k in (2 ** j for j in range(samples.bit_length())) if k <= samples} | {samples})

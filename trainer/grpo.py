@@ -140,12 +140,14 @@ class GRPOTrainer:
         if self.learned is not None and checkpoint is not None:
             self.learned.load_state(state.get("learned_rewards"))
         self.task_env = assay.make(config.env_id, **config.env_kwargs)
-        self._env_pool: list = []
-        self._env_runner = None  # where episodes' envs run: here (None) or on Ray workers
+        # where episodes' envs run, for training and evaluation alike: here (on env_threads threads) or
+        # on Ray workers
         if config.backend == "ray":
             from assay.trainer.ray_backend.env_workers import runner_from_config
 
             self._env_runner = runner_from_config(config)
+        else:
+            self._env_runner = LocalEnvRunner(self._make_env, threads=config.env_threads)
         self._async = None  # the rollout thread, started by the first step when max_staleness > 0
         self.tb = None
 
@@ -199,9 +201,10 @@ class GRPOTrainer:
         return history
 
     def close(self) -> None:
-        """Release what the run holds beyond this object: generator engines and actors."""
+        """Release what the run holds beyond this object: generator engines and actors, environments."""
         if hasattr(self.generator, "close"):
             self.generator.close()
+        self._env_runner.close()
 
     def _evaluate_and_save(self, history: list[dict]) -> None:
         """Held-out evaluation and checkpoint on their schedules, and both after the last step."""
@@ -243,7 +246,7 @@ class GRPOTrainer:
             tasks = self.draw_tasks(per_rank if not kept else per_rank - len(kept) // cfg.group_size)
             trajs = run_episodes(self._make_env, tasks, cfg.group_size, generator, self.tokenizer,
                                  self._sampling(self._sampling_seed()), cfg.max_turns, seed=self.data_seed,
-                                 env_pool=self._env_pool, runner=self._env_runner, version=version)
+                                 runner=self._env_runner, version=version)
             generated += sum(len(t.token_ids) for t in trajs)
             if not cfg.dynamic_sampling:
                 kept = trajs
@@ -267,8 +270,7 @@ class GRPOTrainer:
         cfg, partial = self.cfg, self._partial
         dropped = partial.expire(self.step)
         tasks = self.draw_tasks(per_rank - len(partial.paused))
-        runner = self._env_runner or LocalEnvRunner(self._make_env, self._env_pool)
-        trajs, stats = partial.step(runner, tasks, cfg.group_size, generator, self.tokenizer,
+        trajs, stats = partial.step(self._env_runner, tasks, cfg.group_size, generator, self.tokenizer,
                                     self._sampling(self._sampling_seed()), cfg.max_turns, seed=self.data_seed,
                                     version=self.step)
         elapsed = time.perf_counter() - start
@@ -322,8 +324,8 @@ class GRPOTrainer:
         with self._async.lock if self._async is not None else contextlib.nullcontext():
             tasks = held_out_tasks(self.task_env, cfg.eval_size)
             share = tasks[self.world.rank :: self.world.size]
-            # paused episodes keep their envs in a shared (Ray) runner: evaluation resets other slots
-            paused = self._partial.reserved_slots() if self._partial is not None and self._env_runner is not None else ()
+            # paused episodes keep their envs in the runner evaluation shares: it resets other slots
+            paused = self._partial.reserved_slots() if self._partial is not None else ()
             trajs = run_episodes(self._make_env, share, 1, self.generator, self.tokenizer,
                                  dataclasses.replace(self._sampling(), temperature=0.0), cfg.max_turns, seed=EVAL_SEED_BASE,
                                  runner=self._env_runner, reserved=paused)

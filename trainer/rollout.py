@@ -8,8 +8,10 @@ re-tokenizing trainer would compute log-probs of tokens the policy never sampled
 
 from __future__ import annotations
 
+import threading
 import traceback
 from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -39,22 +41,68 @@ class EnvRunner(Protocol):
 
 
 class LocalEnvRunner:
-    """Environments in this process, stepped one after another; ``pool`` is reused across calls."""
+    """Environments in this process, built by ``make_env`` on first use of a slot and reused across
+    calls (``pool``, a list the caller may keep).
 
-    def __init__(self, make_env: Callable[[], gymnasium.Env], pool: list[gymnasium.Env] | None = None):
+    With ``threads`` > 1 a call's requests run on that many threads at once. Environments whose
+    step waits on a subprocess, a sandbox, a container or a browser (code, Verilog, SWE and web,
+    math off its fast path) then overlap; pure-Python ones gain nothing (the GIL) and lose little,
+    since each thread takes its share of a call in one piece. Slot ``s`` always runs on thread
+    ``s % threads``, and its env is built there: some resources must stay on the thread that made
+    them (Playwright's sync API). Results come back in request order either way, and each env sees
+    the same calls in the same order, so the episodes are the same as with one thread."""
+
+    def __init__(self, make_env: Callable[[], gymnasium.Env], pool: list | None = None, threads: int = 1):
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
         self.make_env = make_env
         self.envs = pool if pool is not None else []
+        self._grow = threading.Lock()  # lanes add slots to self.envs concurrently
+        self._lanes = [ThreadPoolExecutor(1, thread_name_prefix=f"assay-env-{k}") for k in range(threads)] \
+            if threads > 1 else []
 
     def _env(self, slot: int) -> gymnasium.Env:
-        while len(self.envs) <= slot:
-            self.envs.append(self.make_env())
-        return self.envs[slot]
+        with self._grow:
+            while len(self.envs) <= slot:
+                self.envs.append(None)
+            env = self.envs[slot]
+        if env is None:  # built on the slot's own thread
+            env = self.make_env()
+            with self._grow:
+                self.envs[slot] = env
+        return env
 
     def reset(self, requests, keep=()):
-        return [_call(lambda: self._env(slot).reset(seed=seed, options=options)) for slot, seed, options in requests]
+        return self._run(requests, lambda slot, seed, options: self._env(slot).reset(seed=seed, options=options))
 
     def step(self, requests):
-        return [_call(lambda: self._env(slot).step(action)) for slot, action in requests]
+        return self._run(requests, lambda slot, action: self._env(slot).step(action))
+
+    def close(self) -> None:
+        """Close every env on the thread that built it, then stop the threads."""
+        slots = [(slot,) for slot, env in enumerate(self.envs) if env is not None]
+        self._run(slots, lambda slot: self.envs[slot].close())
+        for lane in self._lanes:
+            lane.shutdown(wait=True)
+        self._lanes = []
+
+    def _run(self, requests: Sequence[tuple], fn: Callable[..., Any]) -> list[Any]:
+        """``fn(*request)`` per request (its value or the exception it raised), in request order;
+        each lane runs its slots' requests one after another, in the order given."""
+        if not self._lanes:
+            return [_call(lambda r=r: fn(*r)) for r in requests]
+        by_lane: dict[int, list[int]] = {}
+        for i, request in enumerate(requests):
+            by_lane.setdefault(request[0] % len(self._lanes), []).append(i)
+        out: list[Any] = [None] * len(requests)
+
+        def run_lane(indices: list[int]) -> None:
+            for i in indices:
+                out[i] = _call(lambda: fn(*requests[i]))
+
+        for future in [self._lanes[lane].submit(run_lane, indices) for lane, indices in by_lane.items()]:
+            future.result()
+        return out
 
 
 def _call(fn: Callable[[], Any]) -> Any:

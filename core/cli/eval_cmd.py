@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     def evaluate(cfg):
         generator, tokenizer = _generator(cfg)
         return evaluate_policy(generator, tokenizer, lambda: assay.make(cfg.env_id, **cfg.env_kwargs), tasks, params,
-                               args.samples, cfg.max_turns, seed=EVAL_SEED_BASE)
+                               args.samples, cfg.max_turns, seed=EVAL_SEED_BASE, env_threads=cfg.env_threads)
 
     if args.all_checkpoints:
         return _all_checkpoints(args, cfg, run_config, evaluate, temperature)

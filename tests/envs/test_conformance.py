@@ -111,3 +111,32 @@ def test_pickles_and_behaves_the_same(env):
     task = clone.reset(seed=4)[1]["task"]
     (_, reward, *_), _ = play_gold(clone, task)
     assert reward == 1.0
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_envs_stepped_on_threads_score_as_one_after_another(env_id):
+    """The trainer steps a turn's envs on threads (LocalEnvRunner, env_threads): four episodes,
+    gold and wrong answers alternating, give the same results on two threads as on one, and the
+    golds still pass, so neither an env nor its verifier shares unguarded state across threads."""
+    from assay.trainer.rollout import LocalEnvRunner
+
+    def play(threads: int) -> list[tuple]:
+        runner = LocalEnvRunner(lambda: assay.make(env_id), threads=threads)
+        try:
+            resets = runner.reset([(slot, 10 + slot, {}) for slot in range(4)])
+            assert not any(isinstance(r, BaseException) for r in resets), resets
+            probe = assay.make(env_id).unwrapped  # golds are read here, from a task alone
+            actions = [probe.gold_response(info["task"]) if slot % 2 == 0 and not hasattr(probe, "oracle_action")
+                       else "I refuse to answer." for slot, (_, info) in enumerate(resets)]
+            steps = runner.step(list(enumerate(actions)))
+            assert not any(isinstance(s, BaseException) for s in steps), steps
+            return [(reward, terminated, info.get("verdict") and info["verdict"].passed,
+                     info.get("verdict") and info["verdict"].error) for _, reward, terminated, _, info in steps]
+        finally:
+            runner.close()
+
+    serial, threaded = play(1), play(2)
+    assert threaded == serial
+    assert all(error is None for *_, error in threaded)
+    if not hasattr(assay.make(env_id).unwrapped, "oracle_action"):
+        assert [r[0] for r in threaded[::2]] == [1.0, 1.0]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+import time
+
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from assay.protocols import Generation, SamplingParams
 from assay.trainer.generators.hf import HFGenerator
-from assay.trainer.rollout import observation_ids, run_episodes
+from assay.trainer.rollout import LocalEnvRunner, observation_ids, run_episodes
 from assay.trainer.tiny import build_tokenizer, save_tiny
 from assay.types import Task
 from tests.trainer.echo_env import EchoEnv
@@ -71,3 +75,62 @@ def test_real_model_multiturn_rollout_is_consistent(tmp_path):
         gen_ids = [i for turn in t.turns if turn.role == "assistant" for i in turn.token_ids]
         assert [i for i, m in zip(t.token_ids, t.loss_mask) if m] == gen_ids
         assert len(t.logprobs) == len(t.token_ids) and all(lp <= 0 for lp in t.logprobs)
+
+
+class ThreadNotingEcho(EchoEnv):
+    """EchoEnv that notes the thread of every call it gets, construction and close included."""
+
+    def __init__(self, crash_on=None):
+        super().__init__(crash_on)
+        self.threads = [threading.get_ident()]
+
+    def reset(self, *, seed=None, options=None):
+        self.threads.append(threading.get_ident())
+        return super().reset(seed=seed, options=options)
+
+    def step(self, action):
+        self.threads.append(threading.get_ident())
+        time.sleep(0.01)  # long enough for the lanes to overlap
+        return super().step(action)
+
+    def close(self):
+        self.threads.append(threading.get_ident())
+
+
+def test_env_threads_give_the_episodes_of_one_thread_and_keep_each_env_on_its_thread():
+    """Seven episodes over two turns, one env crashing on its answer: three threads give the same
+    trajectories as one. Each env is built, reset, stepped and closed on one thread (slot s on
+    thread s % 3), as Playwright's sync API needs; the three threads all worked."""
+    tok = build_tokenizer()
+    tasks = [Task(f"t{i}", "p") for i in range(7)]
+
+    def rollout(threads: int):
+        runner = LocalEnvRunner(lambda: ThreadNotingEcho(crash_on="b"), threads=threads)
+        per_turn = [[tok.convert_tokens_to_ids(c)] for c in "ab"]  # turn 2 says "b": every env crashes there
+        trajs = run_episodes(None, tasks, 1, ScriptedGenerator(tok, per_turn), tok, SamplingParams(max_new_tokens=1),
+                             max_turns=2, runner=runner)
+        envs = list(runner.envs)
+        runner.close()
+        return trajs, envs
+
+    def without_traceback(t):  # the traceback of the crash names the runner's frames, which differ
+        return dataclasses.replace(t, verdict=dataclasses.replace(t.verdict, details={}))
+
+    serial, _ = rollout(1)
+    threaded, envs = rollout(3)
+    assert list(map(without_traceback, threaded)) == list(map(without_traceback, serial))
+    assert all("env exploded" in t.verdict.error and "env exploded" in t.verdict.details["traceback"] for t in threaded)
+    assert all(len(set(env.threads)) == 1 and len(env.threads) == 5 for env in envs)  # init, reset, 2 steps, close
+    lanes = [env.threads[0] for env in envs]
+    assert len(set(lanes)) == 3 and all(lanes[s] == lanes[s % 3] for s in range(7))
+    assert threading.get_ident() not in lanes
+
+
+def test_env_threads_overlap_waiting_envs():
+    runner = LocalEnvRunner(lambda: ThreadNotingEcho(), threads=4)
+    runner.reset([(slot, slot, {}) for slot in range(8)])
+    start = time.perf_counter()
+    runner.step([(slot, "x") for slot in range(8)])  # 8 x 10 ms of waiting, on 4 threads
+    assert time.perf_counter() - start < 0.06
+    runner.close()
+
