@@ -15,16 +15,16 @@ from dataclasses import dataclass
 from math import comb
 
 from assay.protocols import Generator, SamplingParams
-from assay.trainer.rollout import LocalEnvRunner, run_episodes
+from assay.trainer.rollout import LocalEnvRunner, draw_task, run_episodes
 from assay.types import Task, Trajectory
 
 EVAL_SEED_BASE = 10**9  # held-out tasks come from seeds no training step draws
 
 
 def held_out_tasks(task_env, n: int) -> list[Task]:
-    """The first ``n`` held-out tasks of ``task_env`` (an assay environment): the same tasks for the
-    same environment settings, in every run and every evaluation."""
-    return [task_env.reset(seed=EVAL_SEED_BASE + i)[1]["task"] for i in range(n)]
+    """The first ``n`` held-out tasks of ``task_env``: the same tasks for the same environment
+    settings, in every run and every evaluation."""
+    return [draw_task(task_env, EVAL_SEED_BASE + i) for i in range(n)]
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

@@ -32,7 +32,7 @@ from assay.trainer.generators.hf import HFGenerator
 from assay.trainer.generators.openai import OpenAIGenerator, ServerError
 from assay.trainer.policy import load_policy
 from assay.trainer.progress import StepProgress
-from assay.trainer.rollout import LocalEnvRunner, run_episodes
+from assay.trainer.rollout import LocalEnvRunner, draw_task, run_episodes
 from assay.trainer.run_state import BestModel, RunDir, derive_seed, resume_point, rng_state, set_rng_state
 from assay.trainer.schedule import lr_at
 from assay.trainer.update import TrainingDiverged, World, policy_update
@@ -223,7 +223,7 @@ class GRPOTrainer:
         tasks = []
         for i in range(n * self.world.size):
             if i % self.world.size == self.world.rank:
-                tasks.append(self.task_env.reset(seed=self.data_seed + i)[1]["task"])
+                tasks.append(draw_task(self.task_env, self.data_seed + i))
         self.data_seed += n * self.world.size
         return tasks
 

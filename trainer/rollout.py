@@ -149,6 +149,26 @@ def observation_ids(tokenizer, observation: str, after_eos: bool) -> list[int]:
     return ids if after_eos else tokenizer.encode("\n", add_special_tokens=False) + ids
 
 
+def draw_task(env: gymnasium.Env, seed: int) -> Task:
+    """The task ``env.reset(seed=seed)`` poses. An assay env names it in ``info["task"]`` and can be
+    reset to it by ``options``. A plain Gymnasium text env names none: its task is the observation,
+    tied to the seed (``meta["reset_seed"]``), and its episodes are reset with that seed, the one
+    way to pose that task again; so every episode of a GRPO group gets the same task."""
+    obs, info = env.reset(seed=seed)
+    task = info.get("task") if isinstance(info, dict) else None
+    if isinstance(task, Task):
+        return task
+    if not isinstance(obs, str) or not obs.strip():
+        from assay.errors import AssayError
+
+        raise AssayError(f"{getattr(env.spec, 'id', type(env).__name__)}: reset() must return the prompt as text (or put an "
+                         f"assay.Task in info['task']); got an observation of type {type(obs).__name__}")
+    return Task(id=f"seed-{seed}", prompt=obs, meta={RESET_SEED: seed})
+
+
+RESET_SEED = "reset_seed"  # Task.meta key of tasks drawn from plain Gymnasium envs (draw_task)
+
+
 def run_episodes(
     make_env: Callable[[], gymnasium.Env],
     tasks: Sequence[Task],
@@ -194,11 +214,12 @@ def start_episodes(runner: EnvRunner, tasks: Sequence[Task], group_size: int, to
     """Reset one environment per episode (``group_size`` per task, in task order) on free slots.
 
     Episode ``i`` of the call is reset with seed ``seed + i`` whatever slot it lands on, so the
-    same tasks give the same episodes whether or not other slots are reserved."""
+    same tasks give the same episodes whether or not other slots are reserved; a task of a plain
+    Gymnasium env (:func:`draw_task`) is reset with its own seed."""
     slots = free_slots(len(tasks) * group_size, reserved)
     tasks_of = [task for task in tasks for _ in range(group_size)]
-    resets = runner.reset([(slot, seed + i, {"task": task}) for i, (slot, task) in enumerate(zip(slots, tasks_of))],
-                          keep=reserved)
+    resets = runner.reset([(slot, task.meta.get(RESET_SEED, seed + i), {"task": task})
+                           for i, (slot, task) in enumerate(zip(slots, tasks_of))], keep=reserved)
     episodes: list[Episode] = []
     for i, (slot, task, result) in enumerate(zip(slots, tasks_of, resets)):
         group_id = f"{task.id}#{seed}"
@@ -246,7 +267,8 @@ def advance(episodes: Sequence[Episode], runner: EnvRunner, generator: Generator
                 ep.done = True
                 continue
             obs, reward, terminated, truncated, info = result
-            ep.reward, ep.info = float(reward), info
+            ep.reward += float(reward)  # the episode's return; assay envs pay only at the end
+            ep.info = info
             ep.verdict = info.get("verdict", ep.verdict)
             if terminated or truncated or ep.turn >= max_turns:
                 ep.done = True
@@ -260,10 +282,20 @@ def advance(episodes: Sequence[Episode], runner: EnvRunner, generator: Generator
     return generated
 
 
+def plain_verdict(episode_return: float, info: dict) -> Verdict:
+    """The Verdict of an episode whose env gave none: passed when the env's last ``info`` says
+    ``is_success`` (Gymnasium's convention), else when the return is positive."""
+    success = info.get("is_success") if isinstance(info, dict) else None
+    passed = bool(success) if success is not None else episode_return > 0
+    return Verdict(episode_return, passed, {}, feedback="judged by the environment's reward (it gave no Verdict)")
+
+
 def to_trajectory(ep: Episode) -> Trajectory:
     verdict = ep.verdict
     if ep.error is not None:
         verdict = Verdict.failure(ep.error, **{k: v for k, v in ep.info.items() if k == "traceback"})
+    elif verdict is None and ep.done:  # a plain Gymnasium env judges by its reward alone
+        verdict = plain_verdict(ep.reward, ep.info)
     provenance = ep.info.get("provenance")
     kwargs = {"provenance": provenance} if provenance is not None else {}
     return Trajectory(

@@ -53,3 +53,24 @@ class LengthEnv(gymnasium.Env):
         share = sum(c.isdigit() for c in action) / max(len(action), 1)
         verdict = Verdict(share, share > 0.5, {"digits": share})
         return "", share, True, False, {"verdict": verdict, "provenance": Provenance(env_id="assay/test-length-v0")}
+
+
+class PlainReverseEnv(gymnasium.Env):
+    """A plain Gymnasium text env, as the README registers one: no Task in info, no Verdict, the
+    word chosen by the reset seed. ``turns`` > 1 asks again, paying ``1 / turns`` per right answer
+    (the return is their sum); ``says_success`` adds Gymnasium's ``info["is_success"]``, here False."""
+
+    def __init__(self, length: int = 4, turns: int = 1, says_success: bool = False):
+        self.observation_space, self.action_space = FreeText(), FreeText()
+        self.length, self.turns, self.says_success = length, turns, says_success
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.word, self.left = "".join(self.np_random.choice(list("abcdefgh"), self.length)), self.turns
+        return f"Reverse the word {self.word}", {}
+
+    def step(self, action):
+        self.left -= 1
+        reward = float(action.strip() == self.word[::-1]) / self.turns
+        info = {"is_success": False} if self.says_success else {}
+        return ("" if self.left == 0 else "again"), reward, self.left == 0, False, info
