@@ -9,7 +9,10 @@ in ``assay.list_envs()`` without an import by hand.
 
 from __future__ import annotations
 
+import importlib
+import os
 import re
+import sys
 import threading
 import warnings
 from collections.abc import Callable
@@ -78,13 +81,36 @@ def list_envs() -> list[str]:
 
 
 def spec(env_id: str) -> EnvSpec:
-    """The registered spec for ``env_id`` (picklable), with a did-you-mean error if unknown."""
+    """The registered spec for ``env_id`` (picklable), with a did-you-mean error if unknown.
+    Gymnasium's ``"module:env_id"`` form imports ``module`` first (it registers the env)."""
     load_plugins()
+    if ":" in env_id:
+        module, _, env_id = env_id.partition(":")
+        import_env_module(module)
     full = qualify(env_id)
     found = gymnasium.registry.get(full)
     if found is None:
         raise did_you_mean(env_id, list_envs(), "environment")
     return found
+
+
+def import_env_module(module: str) -> None:
+    """Import the module a ``"module:env_id"`` names. A console script (``assay``) does not look in
+    the current directory as ``python -m`` does, so it is tried there too before giving up."""
+    try:
+        importlib.import_module(module)
+        return
+    except ModuleNotFoundError as e:
+        missing = e.name
+    if missing == module.split(".")[0] and os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
+        try:
+            importlib.import_module(module)
+            return
+        except ModuleNotFoundError as e:
+            missing = e.name
+    raise AssayError(f"cannot import {module!r} (no module named {missing!r}), which the env id {module}:... names to "
+                     "register its env: put it in the current directory or on PYTHONPATH")
 
 
 def make(env_id: str | EnvSpec, **kwargs: Any) -> gymnasium.Env:

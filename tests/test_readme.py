@@ -4,6 +4,7 @@ in 20 lines of code, and the quick start names exactly the two make targets."""
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,23 @@ def test_register_snippet_works_in_a_fresh_process(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_the_registered_env_trains_from_the_shell(tmp_path):
+    """The README's command for its own env: the `assay` console script, run from the folder that
+    holds my_envs.py, imports it for the `my_envs:reverse-v0` id and trains and evaluates on it."""
+    command = re.search(r"`(assay train env_id=my_envs:reverse-v0 [^`]*)`", README)
+    assert command, "README lost the command that trains on its env"
+    (tmp_path / "my_envs.py").write_text(register_snippet())
+    assay_script = Path(sys.executable).parent / "assay"
+    argv = [str(assay_script), *shlex.split(command.group(1))[1:], "--no-progress", "model=tiny", "steps=2", "eval_size=2",
+            "prompts_per_step=2", "group_size=2", "max_new_tokens=4", f"run_dir={tmp_path / 'run'}"]
+    out = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "held-out accuracy:" in out.stdout
+    bad = subprocess.run([str(assay_script), "train", "env_id=no_such_module:x-v0"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120)
+    assert bad.returncode == 2 and "cannot import 'no_such_module'" in bad.stderr, bad.stderr
 
 
 def test_quick_start_is_the_two_make_commands():
