@@ -11,38 +11,51 @@ from typing import Any
 
 import gymnasium
 
-from assay.types import Trajectory, Turn
+from assay.types import Trajectory, Turn, Verdict
 
 
 def play(env: gymnasium.Env, respond: Callable[[str, dict], str], *, seed: int | None = None,
          options: dict | None = None, max_turns: int = 64) -> Trajectory:
     """Play one episode: ``respond(observation, info) -> action`` until the env terminates.
+    Any Gymnasium text env works: one without a Task in ``info`` is named by its seed, and one
+    without a Verdict is judged by :func:`plain_verdict`.
 
     Raises RuntimeError if the env has not terminated after ``max_turns`` steps.
     """
     obs, info = env.reset(seed=seed, options=options)
-    task = info["task"]
+    task = info.get("task")
     turns: list[Turn] = [Turn("user", obs)]
-    reward, step_info = 0.0, info
+    total, step_info = 0.0, info
     for _ in range(max_turns):
         action = respond(obs, step_info)
         turns.append(Turn("assistant", action))
         obs, reward, terminated, truncated, step_info = env.step(action)
+        total += float(reward)  # the return; assay envs pay only at the end
         if obs:
             turns.append(Turn("environment", obs))
         if terminated or truncated:
             break
     else:
         raise RuntimeError(f"episode did not end within {max_turns} turns")
-    return trajectory_from_info(task.id, turns, float(reward), step_info)
+    task_id = task.id if task is not None else f"seed-{seed}"
+    return trajectory_from_info(task_id, turns, total, {"task": task, **step_info})
 
 
 def trajectory_from_info(task_id: str, turns: list[Turn], reward: float, info: dict[str, Any]) -> Trajectory:
+    provenance, verdict = info.get("provenance"), info.get("verdict")
     return Trajectory(
         task_id=task_id,
         turns=tuple(turns),
         reward=reward,
-        verdict=info.get("verdict"),
+        verdict=verdict if verdict is not None else plain_verdict(reward, info),
         task=info.get("task"),
-        provenance=info["provenance"],
+        **({"provenance": provenance} if provenance is not None else {}),
     )
+
+
+def plain_verdict(episode_return: float, info: dict) -> Verdict:
+    """The Verdict of an episode whose env gave none (a plain Gymnasium env): passed when the last
+    ``info`` says ``is_success`` (Gymnasium's convention), else when the return is positive."""
+    success = info.get("is_success") if isinstance(info, dict) else None
+    passed = bool(success) if success is not None else episode_return > 0
+    return Verdict(episode_return, passed, {}, feedback="judged by the environment's reward (it gave no Verdict)")

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import gymnasium
 
 from assay.chat import chat_ids
+from assay.envs.episode import plain_verdict
 from assay.protocols import Generator, SamplingParams
 from assay.types import Task, Trajectory, Turn, Verdict
 
@@ -280,14 +281,6 @@ def advance(episodes: Sequence[Episode], runner: EnvRunner, generator: Generator
                 ep.logprobs += [0.0] * len(obs_ids)
                 ep.context += obs_ids
     return generated
-
-
-def plain_verdict(episode_return: float, info: dict) -> Verdict:
-    """The Verdict of an episode whose env gave none: passed when the env's last ``info`` says
-    ``is_success`` (Gymnasium's convention), else when the return is positive."""
-    success = info.get("is_success") if isinstance(info, dict) else None
-    passed = bool(success) if success is not None else episode_return > 0
-    return Verdict(episode_return, passed, {}, feedback="judged by the environment's reward (it gave no Verdict)")
 
 
 def to_trajectory(ep: Episode) -> Trajectory:

@@ -88,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
                 break
             print_verdict(trajectory.verdict, console)
             if args.show_gold:
-                console.print(f"[bold]gold:[/] {trajectory.task.answer}", highlight=False)
+                gold = trajectory.task.answer if trajectory.task is not None else "(this env states no gold answer)"
+                console.print(f"[bold]gold:[/] {gold}", highlight=False)
             if args.save:
                 write_jsonl(args.save, [trajectory], append=True)
             played, total = played + 1, total + trajectory.reward

@@ -69,6 +69,14 @@ def test_try_non_interactive_and_save(tmp_path):
     assert row.response == r"\boxed{0}" and row.task is not None
 
 
+def test_try_plays_a_plain_gymnasium_env_by_module_and_id():
+    """A user's env that states no task and no verdict, named as Gymnasium names one: module:id."""
+    out = run("try", "tests.trainer.echo_env_registered:plain-reverse-v0", "--seed", "1", "--response", "nope", "--show-gold")
+    assert out.returncode == 0, out.stderr
+    assert "Reverse the word" in out.stdout and "FAILED" in out.stdout and "reward = 0" in out.stdout
+    assert "judged by the environment's reward" in out.stdout and "states no gold answer" in out.stdout
+
+
 def test_rescore_reports_changed_verdicts(tmp_path):
     """An old verifier wrongly passed 1/2006! for 1/2004! (math-verify rounds both to 0);
     rescoring flags it and writes the corrected reward."""
