@@ -187,12 +187,13 @@ class ColumnMapping:
             return final
         if self.extract == "auto" and column != "solution":
             return value.strip()
-        rules = {"boxed": "a \\boxed{...}", "gsm8k": "a '#### answer' line"}
-        rule = rules.get(self.extract, "a \\boxed{...} or '####'")
+        rules = {"boxed": "no \\boxed{...}", "gsm8k": "no '#### answer' line"}
+        rule = rules.get(self.extract, "neither a \\boxed{...} nor a '#### answer' line")
         raise AssayError(
-            f"{where}: the {column!r} column has no {rule} to take the gold answer from. "
-            f"Map the column that holds the final answer (ColumnMapping(answer=...)), "
-            f"or use ColumnMapping(extract='none') to take the text as is"
+            f"{where}: the {column!r} column has {rule} to take the gold answer from. "
+            f"Map the column that holds the final answer (ColumnMapping(answer=...); in env_kwargs "
+            f"mapping: {{answer: COLUMN}}), or take the text as it is (ColumnMapping(extract='none'); "
+            f"mapping: {{extract: none}})"
         )
 
 
