@@ -178,7 +178,7 @@ def test_gsm8k_style_answer(tmp_path):
     rows = [{"question": "How many?", "answer": "5 * 200 = <<5*200=1000>>1000\n#### 1,000"}]
     (task,) = load_jsonl(write_jsonl(tmp_path / "g.jsonl", rows))
     assert task.answer == "1000"
-    with pytest.raises(AssayError, match="no a \\\\boxed"):
+    with pytest.raises(AssayError, match="has no \\\\boxed"):
         load_jsonl(tmp_path / "g.jsonl", mapping=ColumnMapping(extract="boxed"))
 
 
