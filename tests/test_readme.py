@@ -52,6 +52,7 @@ def test_the_registered_env_trains_from_the_shell(tmp_path):
     out = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "held-out accuracy:" in out.stdout
+    assert "Writing model shards" not in out.stderr + out.stdout  # transformers' bars stay out of assay's output
     bad = subprocess.run([str(assay_script), "train", "env_id=no_such_module:x-v0"], cwd=tmp_path, capture_output=True,
                          text=True, timeout=120)
     assert bad.returncode == 2 and "cannot import 'no_such_module'" in bad.stderr, bad.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -33,6 +34,10 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # transformers draws a progress bar for every checkpoint it writes or reads (a run writes one
+    # per save_every steps); they cut assay's own bar into pieces and bury its output. Before any
+    # Hugging Face import, which reads it; HF_HUB_DISABLE_PROGRESS_BARS=0 brings them back.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     # argparse hands a command's key=value overrides over only when they come before its options
