@@ -142,6 +142,10 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise AssayError(str(e)) from None
     env = assay.make(args.env_id)
+    if getattr(env.unwrapped, "verifier", None) is None:
+        raise AssayError(f"search judges each solution with the env's verifier, and {args.env_id} has none (a plain "
+                         "Gymnasium env judges inside step()): use an assay env, or build one on "
+                         "assay.envs.single_turn.SingleTurnEnv with a verifier")
     tasks, prompts = [], {}
     for i in range(args.tasks):
         _, info = env.reset(seed=i)

@@ -26,6 +26,8 @@ def test_search_errors_name_the_fix():
     assert out.returncode == 2 and "unknown scorer" in out.stderr
     out = run("search", "assay/modchain-v0", "--budget", "lots")
     assert out.returncode == 2 and "steps=64" in out.stderr
+    out = run("search", "tests.trainer.echo_env_registered:plain-reverse-v0")
+    assert out.returncode == 2 and "has none (a plain Gymnasium env" in out.stderr, out.stderr
 
 
 def test_search_with_a_model_policy_and_a_value_head_prm_from_disk(tmp_path):
