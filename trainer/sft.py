@@ -142,5 +142,12 @@ def pretrain_tiny(cfg: SFTConfig, log=print, resume: bool = False, progress: boo
 
 def example(tokenizer, env, seed: int) -> tuple[list[int], list[int]]:
     """The training example of task seed ``seed``."""
-    _, info = env.reset(seed=seed)
-    return example_ids(tokenizer, info["messages"], str(info["task"].answer))
+    obs, info = env.reset(seed=seed)
+    task = info.get("task")
+    if task is None or task.answer is None:
+        from assay.errors import AssayError
+
+        name = getattr(env.spec, "id", type(env.unwrapped).__name__)
+        raise AssayError(f"pretrain-tiny learns from gold answers, and {name} states none (no assay.Task with an answer "
+                         "in info['task']): warm-start on an assay env such as assay/arithmetic-v0")
+    return example_ids(tokenizer, info.get("messages") or [{"role": "user", "content": obs}], str(task.answer))

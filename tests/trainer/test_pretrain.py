@@ -71,3 +71,15 @@ def test_a_stopped_run_resumes_to_the_weights_of_one_never_stopped(tmp_path, mon
     straight_rows = [json.loads(line) for line in (straight / "metrics.jsonl").read_text().splitlines()]
     assert [r["loss"] for r in rows] == [r["loss"] for r in straight_rows]
     assert sorted(p.name for p in (resumed / "checkpoints").iterdir()) == ["latest", "step_000006", "step_000009"]
+
+
+def test_an_env_without_gold_answers_is_refused_in_one_line(tmp_path):
+    import pytest
+
+    from assay.errors import AssayError
+    from assay.trainer.sft import pretrain_tiny
+
+    config = SFTConfig(out=str(tmp_path / "sft"), env_id="tests.trainer.echo_env_registered:plain-reverse-v0", env_kwargs={},
+                       steps=1, batch_size=2)
+    with pytest.raises(AssayError, match="pretrain-tiny learns from gold answers, and assay/plain-reverse-v0 states none"):
+        pretrain_tiny(config, log=lambda *_: None)
