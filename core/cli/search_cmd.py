@@ -148,9 +148,9 @@ def run(args: argparse.Namespace) -> int:
                          "assay.envs.single_turn.SingleTurnEnv with a verifier")
     tasks, prompts = [], {}
     for i in range(args.tasks):
-        _, info = env.reset(seed=i)
+        obs, info = env.reset(seed=i)
         tasks.append(info["task"])
-        prompts[info["task"].id] = info["messages"]
+        prompts[info["task"].id] = info.get("messages") or [{"role": "user", "content": obs}]
     verifier = env.unwrapped.verifier
 
     def messages(task, hints):
