@@ -23,7 +23,7 @@ class Batch:
     response_ids: torch.Tensor  # (B, T)
     loss_mask: torch.Tensor  # (B, T) 1 on generated tokens
     sampler_logprobs: torch.Tensor  # (B, T) the generator's log-probs (0 where masked)
-    advantages: torch.Tensor  # (B,)
+    advantages: torch.Tensor  # (B,), or (B, T) with dense process advantages
     lengths: torch.Tensor  # (B,) generated tokens per sequence
 
     def __len__(self) -> int:
@@ -33,12 +33,26 @@ class Batch:
         return Batch(*(getattr(self, f).to(device) for f in self.__dataclass_fields__))
 
     def select(self, rows: slice | torch.Tensor) -> Batch:
-        """A sub-batch (micro-batch or rank shard), trimmed to its own longest sequence."""
+        """A sub-batch (micro-batch or rank shard), trimmed to its own longest sequence and its own
+        longest response: padding past them costs forward and backward compute and changes nothing
+        (attention is causal and right-padded positions carry no loss)."""
         sub = Batch(*(getattr(self, f)[rows] for f in self.__dataclass_fields__))
-        width = int((sub.prompt_lens + sub.response_ids.shape[1]).max()) if len(sub) else 0
-        return sub if width >= sub.input_ids.shape[1] else Batch(
-            sub.input_ids[:, :width], sub.attention_mask[:, :width], sub.prompt_lens, sub.response_ids,
-            sub.loss_mask, sub.sampler_logprobs, sub.advantages, sub.lengths)
+        if not len(sub):
+            return sub
+        true_lengths = sub.attention_mask.sum(dim=1)
+        width, response_width = int(true_lengths.max()), int((true_lengths - sub.prompt_lens).max())
+        if width >= sub.input_ids.shape[1] and response_width >= sub.response_ids.shape[1]:
+            return sub
+        advantages = sub.advantages[:, :response_width] if sub.advantages.dim() == 2 else sub.advantages  # dense: (B, T)
+        return Batch(sub.input_ids[:, :width], sub.attention_mask[:, :width], sub.prompt_lens,
+                     sub.response_ids[:, :response_width], sub.loss_mask[:, :response_width],
+                     sub.sampler_logprobs[:, :response_width], advantages, sub.lengths)
+
+    def by_length(self) -> Batch:
+        """The rows in order of sequence length, so that micro-batches taken in turn hold sequences of
+        like length and :meth:`select` trims each to little padding (the update sums over rows, so
+        their order does not change it beyond float rounding)."""
+        return self.select(torch.argsort(self.attention_mask.sum(dim=1), stable=True))
 
 
 def collate(trajectories: Sequence[Trajectory], advantages: torch.Tensor, pad_id: int) -> Batch:

@@ -30,8 +30,9 @@ ERROR_POLICIES = ("drop", "zero")
 GENERATORS = ("hf", "vllm")
 
 RESUMABLE_CHANGES = ("run_dir", "steps", "max_wall_s", "save_every", "keep_checkpoints", "keep_best", "eval_every", "eval_size",
-                     "device", "micro_batch_size", "generation_batch_size", "ray_address", "ray_workers",
-                     "step_timeout_s", "worker_retries", "env_threads", "generator_url", "generator_retries", "lr", "max_grad_norm")
+                     "device", "micro_batch_size", "length_sorted_micro_batches", "generation_batch_size", "ray_address",
+                     "ray_workers", "step_timeout_s", "worker_retries", "env_threads", "generator_url", "generator_retries",
+                     "lr", "max_grad_norm")
 """Settings ``--resume`` may change: where the run lives, how long it runs and how it checkpoints and
 evaluates, and where and in what chunks it computes; and the step size (``lr``, ``max_grad_norm``),
 because going back to the last checkpoint with a smaller one is how a diverged run is rescued. Any
@@ -152,6 +153,10 @@ class GRPOConfig:
     """Optimisation passes over each batch of rollouts (1 = on-policy GRPO)."""
     micro_batch_size: int = 16
     """Sequences per forward/backward; gradients accumulate to the full batch (the update does not depend on it)."""
+    length_sorted_micro_batches: bool = True
+    """Fill micro-batches with sequences of like length (each is then trimmed to its own longest), so that
+    short responses do not pay for the padding of long ones. The update is the same up to float rounding
+    (it sums over sequences); false keeps the rollout's order."""
     steps: int = 60
     """Optimisation steps in the run."""
     lora_rank: int = 0

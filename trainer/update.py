@@ -113,9 +113,12 @@ def lockstep(slices: list[slice], model, world: World) -> list[tuple[slice, bool
 
 
 def _logprobs_no_grad(model, batch: Batch, steps: list[tuple[slice, bool]], cfg: GRPOConfig) -> torch.Tensor:
+    """Log-probs of every row, ``(B, T)``: each micro-batch's (trimmed to its own longest response)
+    padded back to the batch's response width."""
+    width = batch.response_ids.shape[1]
     with torch.no_grad():
         outs = [(logprobs(model, batch.select(s), cfg.temperature, precision=cfg.precision)[0], real) for s, real in steps]
-    return torch.cat([lp for lp, real in outs if real])
+    return torch.cat([torch.nn.functional.pad(lp, (0, width - lp.shape[1])) for lp, real in outs if real])
 
 
 def policy_update(model, optimizer, batch: Batch, cfg: GRPOConfig, world: World = World(), ref_model=None) -> dict[str, float]:
@@ -125,6 +128,8 @@ def policy_update(model, optimizer, batch: Batch, cfg: GRPOConfig, world: World 
     :func:`all_reduce_grads`). Returns this step's metrics (summed over ranks where they are sums).
     """
     batch = batch.to(next(model.parameters()).device)
+    if cfg.length_sorted_micro_batches:
+        batch = batch.by_length()
     n_tokens = world.sum(batch.loss_mask.sum().item())
     n_seqs = world.sum(len(batch))
     slices = micro_batches(len(batch), cfg.micro_batch_size)

@@ -6,6 +6,7 @@ which turns harmless float reordering in near-zero gradient entries into sign fl
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 
@@ -61,6 +62,41 @@ def test_gradient_accumulation_1x8_equals_8x1(algorithm):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
     assert m1["loss"] == pytest.approx(m8["loss"], rel=1e-5, abs=1e-7)
     assert any((a - p).abs().max() > 1e-4 for a, p in zip(one, model().parameters())), "the step changed nothing"
+
+
+def test_select_trims_a_micro_batch_to_its_longest_sequence_and_response():
+    batch = fixed_batch()  # sequences of 7-14 tokens (prompts 3-5, responses 4-10)
+    assert batch.input_ids.shape == (8, 14) and batch.response_ids.shape == (8, 10)
+    short = batch.select(torch.tensor([0, 3]))  # prompt 3 + response 4, prompt 3 + response 5
+    assert short.input_ids.shape == (2, 8) and short.response_ids.shape == (2, 5)
+    assert short.loss_mask.shape == short.sampler_logprobs.shape == (2, 5)
+    assert torch.equal(short.input_ids, batch.input_ids[[0, 3], :8]) and torch.equal(short.attention_mask.sum(1), torch.tensor([7, 8]))
+    lengths = batch.by_length().attention_mask.sum(1)
+    assert torch.equal(lengths, lengths.sort().values) and batch.by_length().input_ids.shape == batch.input_ids.shape
+
+
+@pytest.mark.parametrize("dense,epochs,kl", [(False, 1, 0.0), (True, 2, 0.1)])
+def test_length_sorted_trimmed_micro_batches_take_the_same_step(dense, epochs, kl):
+    """Micro-batches of like length, each trimmed to its own longest sequence and response, take
+    the step of micro-batches in rollout order at full width: with per-token (dense) advantages,
+    the old log-probs of a second PPO epoch and a KL reference too (both padded back to the
+    batch's width)."""
+    batch = fixed_batch()
+    if dense:  # per-token advantages, (B, T)
+        batch = dataclasses.replace(batch, advantages=torch.randn(batch.response_ids.shape, generator=torch.Generator().manual_seed(2)))
+    results = []
+    for sort in (True, False):
+        cfg = GRPOConfig(micro_batch_size=3, max_grad_norm=0, ppo_epochs=epochs, kl_coef=kl, length_sorted_micro_batches=sort)
+        m = model()
+        opt = torch.optim.SGD(m.parameters(), lr=1.0)
+        metrics = policy_update(m, opt, batch, cfg, World(), ref_model=model() if kl else None)
+        results.append(([p.detach().clone() for p in m.parameters()], metrics))
+    (sorted_params, sorted_metrics), (given_params, given_metrics) = results
+    for a, b in zip(sorted_params, given_params):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    for key in ("loss", "kl", "entropy", "clip_frac"):
+        assert sorted_metrics[key] == pytest.approx(given_metrics[key], rel=1e-5, abs=1e-7), key
+    assert any((a - p).abs().max() > 1e-4 for a, p in zip(sorted_params, model().parameters())), "the step changed nothing"
 
 
 def _leave() -> None:
