@@ -28,6 +28,8 @@ PANELS = [
     ("outcome_accuracy", "held-out outcome accuracy"),
 ]
 CATEGORY_PREFIX = "acc/"
+# logged as exactly 0 when the run has no such term (kl_coef=0): a flat panel would say nothing
+ZERO_WHEN_OFF = {"kl"}
 
 
 def moving_mean(values: Sequence[float], window: int) -> list[float]:
@@ -70,7 +72,7 @@ def curves(run_dirs: Sequence[str | Path]) -> dict[str, list[tuple[str, list[int
                 pts = [(r["step"], r[name]) for r in rows if name in r]
                 if pts:
                     lines.append((line_label, [p[0] for p in pts], [p[1] for p in pts]))
-        if lines:
+        if lines and not (key in ZERO_WHEN_OFF and all(v == 0 for _, _, values in lines for v in values)):
             out[key] = lines
     if not out:
         files = ", ".join(str(RunDir(d).metrics_path) for d in run_dirs)

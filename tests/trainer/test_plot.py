@@ -23,6 +23,18 @@ def test_plot_writes_a_png(tmp_path):
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
 
 
+def test_a_run_without_a_kl_term_gets_no_kl_panel(tmp_path):
+    from assay.trainer.plot import curves
+
+    without, with_kl = RunDir(tmp_path / "a"), RunDir(tmp_path / "b")
+    for s in range(1, 4):
+        without.log({"step": s, "reward": s / 4, "kl": 0.0})
+        with_kl.log({"step": s, "reward": s / 4, "kl": 0.0 if s == 1 else 0.02})
+    assert set(curves([tmp_path / "a"])) == {"reward"}
+    assert set(curves([tmp_path / "b"])) == {"reward", "kl"}
+    assert set(curves([tmp_path / "a", tmp_path / "b"])) == {"reward", "kl"}  # one run has a KL term: drawn for both
+
+
 def test_plot_draws_a_reward_model_run_with_its_categories(tmp_path):
     run = RunDir(tmp_path)
     for s in range(0, 30, 10):
