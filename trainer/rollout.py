@@ -150,6 +150,9 @@ def observation_ids(tokenizer, observation: str, after_eos: bool) -> list[int]:
     return ids if after_eos else tokenizer.encode("\n", add_special_tokens=False) + ids
 
 
+RESET_SEED = "reset_seed"  # Task.meta key of tasks drawn from plain Gymnasium envs (draw_task)
+
+
 def draw_task(env: gymnasium.Env, seed: int) -> Task:
     """The task ``env.reset(seed=seed)`` poses. An assay env names it in ``info["task"]`` and can be
     reset to it by ``options``. A plain Gymnasium text env names none: its task is the observation,
@@ -165,9 +168,6 @@ def draw_task(env: gymnasium.Env, seed: int) -> Task:
         raise AssayError(f"{getattr(env.spec, 'id', type(env).__name__)}: reset() must return the prompt as text (or put an "
                          f"assay.Task in info['task']); got an observation of type {type(obs).__name__}")
     return Task(id=f"seed-{seed}", prompt=obs, meta={RESET_SEED: seed})
-
-
-RESET_SEED = "reset_seed"  # Task.meta key of tasks drawn from plain Gymnasium envs (draw_task)
 
 
 def run_episodes(
