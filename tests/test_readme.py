@@ -53,6 +53,10 @@ def test_the_registered_env_trains_from_the_shell(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert "held-out accuracy:" in out.stdout
     assert "Writing model shards" not in out.stderr + out.stdout  # transformers' bars stay out of assay's output
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("grpo on my_envs:reverse-v0: tiny, 2 prompts x 2 samples per step, steps 0 -> 2"), lines[0]
+    assert sum("held-out accuracy 0." in line for line in lines) == 2  # each evaluation as it ends: steps 0 and 2
+    assert f"checkpoints in {tmp_path / 'run'} (the latest: checkpoints/step_000002)" in out.stdout
     bad = subprocess.run([str(assay_script), "train", "env_id=no_such_module:x-v0"], cwd=tmp_path, capture_output=True,
                          text=True, timeout=120)
     assert bad.returncode == 2 and "cannot import 'no_such_module'" in bad.stderr, bad.stderr

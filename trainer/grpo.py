@@ -42,8 +42,10 @@ from assay.verifiers import shaping
 
 
 class GRPOTrainer:
-    def __init__(self, config: GRPOConfig, resume: bool = False, progress: bool = True):
+    def __init__(self, config: GRPOConfig, resume: bool = False, progress: bool = True, report: bool = False):
+        """``progress``: a rich bar over the steps; ``report``: a line per evaluation too (the CLI)."""
         self.cfg = config
+        self.report = report
         self.world = World.current()
         if config.prompts_per_step % self.world.size:
             from assay.config import ConfigError
@@ -150,6 +152,7 @@ class GRPOTrainer:
             self._env_runner = LocalEnvRunner(self._make_env, threads=config.env_threads)
         self._async = None  # the rollout thread, started by the first step when max_staleness > 0
         self.tb = None
+        self._bar = None  # the progress bar while train() runs
 
     # ------------------------------------------------------------------------- the story
     def train(self) -> list[dict]:
@@ -158,6 +161,7 @@ class GRPOTrainer:
         self._clock = time.perf_counter() - self.elapsed_s
         history = []
         with self._progress() as bar, self._explain_server_loss():
+            self._bar = bar
             if self.step == 0:
                 history.append(self.evaluate())
             while self.step < cfg.steps and not self._out_of_time():
@@ -332,6 +336,8 @@ class GRPOTrainer:
         correct = self.world.sum(sum(1 for t in trajs if t.verdict is not None and t.verdict.passed))
         row = {"step": self.step, "eval_accuracy": correct / cfg.eval_size}
         self._log(row)
+        if self.report and self.world.rank == 0 and self._bar is not None:
+            self._bar.note(f"step {self.step:>6}  {self._elapsed():7.0f}s  held-out accuracy {row['eval_accuracy']:.2f}")
         return row
 
     def save(self, tag: str | None = None) -> Path | None:

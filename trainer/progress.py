@@ -29,6 +29,13 @@ class StepProgress:
         if self.enabled:
             self.bar.update(self.task, completed=step, stats=stats)
 
+    def note(self, line: str) -> None:
+        """Print ``line`` above the bar (plainly when there is none), e.g. an evaluation's result."""
+        if self.enabled:
+            self.bar.console.print(line, highlight=False)
+        else:
+            print(line, flush=True)
+
     def __exit__(self, *exc):
         if self.enabled:
             self.bar.__exit__(*exc)

@@ -36,14 +36,22 @@ def run(args: argparse.Namespace) -> int:
 
     config = load(GRPOConfig, args.config, args.overrides)
     init_from_env(always=config.fsdp)
-    trainer = GRPOTrainer(config, resume=args.resume, progress=not args.no_progress)
+    rank0 = int(os.environ.get("RANK", "0")) == 0
+    trainer = GRPOTrainer(config, resume=args.resume, progress=not args.no_progress, report=True)
+    if rank0:
+        print(f"{config.algorithm} on {config.env_id}: {config.model}, {config.prompts_per_step} prompts x "
+              f"{config.group_size} samples per step, steps {trainer.step} -> {config.steps}; run in {config.run_dir}",
+              flush=True)
     history = trainer.train()
     trainer.close()  # engines first: a vLLM engine inside the process group tears its part down itself
     finish()  # on an error torchrun stops the other ranks; on success they leave together
     evals = [r["eval_accuracy"] for r in history if "eval_accuracy" in r]
-    if int(os.environ.get("RANK", "0")) == 0:
+    if rank0:
         if config.keep_best and (best := BestModel.summary(RunDir(config.run_dir))):
             print(best)
+        latest = RunDir(config.run_dir).latest()
+        where = f" (the latest: {latest.relative_to(config.run_dir)})" if latest is not None else ""
+        print(f"metrics and checkpoints in {config.run_dir}{where}; curves: assay plot {config.run_dir}")
         if evals:
             print(f"held-out accuracy: {evals[0]:.2f} -> {evals[-1]:.2f}")
     return 0
