@@ -431,6 +431,7 @@ class GRPOTrainer:
         return trajectories, {**stats, "data_position": self.data_seed}
 
     def _unsaved(self) -> bool:
+        """Whether this step's state is not yet the latest regular checkpoint."""
         latest = self.run.latest()
         return latest is None or latest.name != f"step_{self.step:06d}"
 
