@@ -11,19 +11,19 @@ from typing import Any
 
 import gymnasium
 
-from assay.types import Trajectory, Turn, Verdict
+from assay.types import Task, Trajectory, Turn, Verdict
 
 
 def play(env: gymnasium.Env, respond: Callable[[str, dict], str], *, seed: int | None = None,
          options: dict | None = None, max_turns: int = 64) -> Trajectory:
     """Play one episode: ``respond(observation, info) -> action`` until the env terminates.
-    Any Gymnasium text env works: one without a Task in ``info`` is named by its seed, and one
+    Any Gymnasium text env works: one without a Task in ``info`` poses :func:`plain_task`, and one
     without a Verdict is judged by :func:`plain_verdict`.
 
     Raises RuntimeError if the env has not terminated after ``max_turns`` steps.
     """
     obs, info = env.reset(seed=seed, options=options)
-    task = info.get("task")
+    task = info.get("task") if isinstance(info.get("task"), Task) else plain_task(env, obs, seed)
     turns: list[Turn] = [Turn("user", obs)]
     total, step_info = 0.0, info
     for _ in range(max_turns):
@@ -37,8 +37,7 @@ def play(env: gymnasium.Env, respond: Callable[[str, dict], str], *, seed: int |
             break
     else:
         raise RuntimeError(f"episode did not end within {max_turns} turns")
-    task_id = task.id if task is not None else f"seed-{seed}"
-    return trajectory_from_info(task_id, turns, total, {"task": task, **step_info})
+    return trajectory_from_info(task.id, turns, total, {"task": task, **step_info})
 
 
 def trajectory_from_info(task_id: str, turns: list[Turn], reward: float, info: dict[str, Any]) -> Trajectory:
@@ -51,6 +50,30 @@ def trajectory_from_info(task_id: str, turns: list[Turn], reward: float, info: d
         task=info.get("task"),
         **({"provenance": provenance} if provenance is not None else {}),
     )
+
+
+RESET_SEED = "reset_seed"  # Task.meta key of a plain env's task: the seed that poses it
+
+
+def draw_task(env: gymnasium.Env, seed: int) -> Task:
+    """The task ``env.reset(seed=seed)`` poses: ``info["task"]`` of an assay env (which can be reset
+    to it by ``options``), else :func:`plain_task`."""
+    obs, info = env.reset(seed=seed)
+    task = info.get("task") if isinstance(info, dict) else None
+    return task if isinstance(task, Task) else plain_task(env, obs, seed)
+
+
+def plain_task(env: gymnasium.Env, obs: Any, seed: int | None) -> Task:
+    """The task of a plain Gymnasium text env, which names none: the observation, tied to the seed
+    (``meta["reset_seed"]``). Resetting with that seed is the one way to pose it again, so the
+    trainer resets every episode of a GRPO group with it."""
+    if not isinstance(obs, str) or not obs.strip():
+        from assay.errors import AssayError
+
+        name = getattr(env.spec, "id", None) or type(env.unwrapped).__name__
+        raise AssayError(f"{name}: reset() must return the prompt as text (or put an assay.Task in info['task']); "
+                         f"got an observation of type {type(obs).__name__}")
+    return Task(id=f"seed-{seed}", prompt=obs, meta={RESET_SEED: seed})
 
 
 def plain_verdict(episode_return: float, info: dict) -> Verdict:

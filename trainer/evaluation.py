@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from math import comb
 
 from assay.protocols import Generator, SamplingParams
-from assay.trainer.rollout import LocalEnvRunner, draw_task, run_episodes
+from assay.envs.episode import draw_task
+from assay.trainer.rollout import LocalEnvRunner, run_episodes
 from assay.types import Task, Trajectory
 
 EVAL_SEED_BASE = 10**9  # held-out tasks come from seeds no training step draws

@@ -32,7 +32,8 @@ from assay.trainer.generators.hf import HFGenerator
 from assay.trainer.generators.openai import OpenAIGenerator, ServerError
 from assay.trainer.policy import load_policy
 from assay.trainer.progress import StepProgress
-from assay.trainer.rollout import LocalEnvRunner, draw_task, run_episodes
+from assay.envs.episode import draw_task
+from assay.trainer.rollout import LocalEnvRunner, run_episodes
 from assay.trainer.run_state import BestModel, RunDir, derive_seed, resume_point, rng_state, set_rng_state
 from assay.trainer.schedule import lr_at
 from assay.trainer.update import TrainingDiverged, World, policy_update

@@ -30,9 +30,11 @@ def add_lora(model, rank: int, alpha: float = 0.0, targets: str = "all-linear"):
     config = LoraConfig(r=rank, lora_alpha=alpha or 2 * rank, lora_dropout=0.0, target_modules=lora_targets(targets),
                         init_lora_weights="gaussian")
     if targets != "all-linear":  # peft's own error names no module the user could have meant
-        linear = sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules()
-                         if isinstance(module, torch.nn.Linear) and module is not model.get_output_embeddings()})
-        unknown = [name for name in lora_targets(targets) if name not in linear]
+        paths = [name for name, module in model.named_modules()
+                 if isinstance(module, torch.nn.Linear) and module is not model.get_output_embeddings()]
+        linear = sorted({path.rsplit(".", 1)[-1] for path in paths})
+        # peft's rule: a target is a module's path or a dotted suffix of it (q_proj, self_attn.q_proj)
+        unknown = [t for t in lora_targets(targets) if not any(p == t or p.endswith("." + t) for p in paths)]
         if unknown:
             from assay.config import ConfigError
 

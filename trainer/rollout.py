@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import gymnasium
 
 from assay.chat import chat_ids
-from assay.envs.episode import plain_verdict
+from assay.envs.episode import RESET_SEED, plain_verdict
 from assay.protocols import Generator, SamplingParams
 from assay.types import Task, Trajectory, Turn, Verdict
 
@@ -150,26 +150,6 @@ def observation_ids(tokenizer, observation: str, after_eos: bool) -> list[int]:
     return ids if after_eos else tokenizer.encode("\n", add_special_tokens=False) + ids
 
 
-RESET_SEED = "reset_seed"  # Task.meta key of tasks drawn from plain Gymnasium envs (draw_task)
-
-
-def draw_task(env: gymnasium.Env, seed: int) -> Task:
-    """The task ``env.reset(seed=seed)`` poses. An assay env names it in ``info["task"]`` and can be
-    reset to it by ``options``. A plain Gymnasium text env names none: its task is the observation,
-    tied to the seed (``meta["reset_seed"]``), and its episodes are reset with that seed, the one
-    way to pose that task again; so every episode of a GRPO group gets the same task."""
-    obs, info = env.reset(seed=seed)
-    task = info.get("task") if isinstance(info, dict) else None
-    if isinstance(task, Task):
-        return task
-    if not isinstance(obs, str) or not obs.strip():
-        from assay.errors import AssayError
-
-        raise AssayError(f"{getattr(env.spec, 'id', type(env).__name__)}: reset() must return the prompt as text (or put an "
-                         f"assay.Task in info['task']); got an observation of type {type(obs).__name__}")
-    return Task(id=f"seed-{seed}", prompt=obs, meta={RESET_SEED: seed})
-
-
 def run_episodes(
     make_env: Callable[[], gymnasium.Env],
     tasks: Sequence[Task],
@@ -216,7 +196,7 @@ def start_episodes(runner: EnvRunner, tasks: Sequence[Task], group_size: int, to
 
     Episode ``i`` of the call is reset with seed ``seed + i`` whatever slot it lands on, so the
     same tasks give the same episodes whether or not other slots are reserved; a task of a plain
-    Gymnasium env (:func:`draw_task`) is reset with its own seed."""
+    Gymnasium env (:func:`assay.envs.episode.plain_task`) is reset with its own seed."""
     slots = free_slots(len(tasks) * group_size, reserved)
     tasks_of = [task for task in tasks for _ in range(group_size)]
     resets = runner.reset([(slot, task.meta.get(RESET_SEED, seed + i), {"task": task})

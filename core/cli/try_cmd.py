@@ -88,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
                 break
             print_verdict(trajectory.verdict, console)
             if args.show_gold:
-                gold = trajectory.task.answer if trajectory.task is not None else "(this env states no gold answer)"
+                task = trajectory.task
+                gold = task.answer if task is not None and task.answer is not None else "(this env states no gold answer)"
                 console.print(f"[bold]gold:[/] {gold}", highlight=False)
             if args.save:
                 write_jsonl(args.save, [trajectory], append=True)

@@ -29,7 +29,7 @@ class Countdown(gymnasium.Env):
 
 def test_a_plain_env_plays_to_the_sum_of_its_rewards():
     trajectory = play(Countdown(), lambda obs, info: "go", seed=4)
-    assert trajectory.task_id == "seed-4" and trajectory.task is None
+    assert trajectory.task_id == "seed-4" and trajectory.task.prompt == "say go" and trajectory.task.meta == {"reset_seed": 4}
     assert trajectory.reward == 1.25 and trajectory.verdict.passed and trajectory.verdict.error is None
     assert [t.role for t in trajectory.turns] == ["user", "assistant", "environment", "assistant", "environment", "assistant"]
     assert not play(Countdown(), lambda obs, info: "no", seed=4).verdict.passed

@@ -72,5 +72,5 @@ def test_lora_targets_the_model_lacks_are_named_with_the_ones_it_has(model):
     with pytest.raises(ConfigError, match=r"names qproj, which LlamaForCausalLM has no linear layer called; its linear "
                                           r"layers are: down_proj, gate_proj, k_proj, o_proj, q_proj, up_proj, v_proj"):
         add_lora(model, rank=2, targets="qproj,v_proj")
-    add_lora(model, rank=2, targets="q_proj,v_proj")  # the names it lists are taken
+    add_lora(model, rank=2, targets="self_attn.q_proj,v_proj")  # names and dotted suffixes, as peft matches them
 

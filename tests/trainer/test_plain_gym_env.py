@@ -13,7 +13,8 @@ from assay.errors import AssayError
 from assay.protocols import Generation, SamplingParams
 from assay.trainer.config import GRPOConfig
 from assay.trainer.grpo import GRPOTrainer
-from assay.trainer.rollout import draw_task, run_episodes
+from assay.envs.episode import draw_task
+from assay.trainer.rollout import run_episodes
 from assay.trainer.tiny import build_tokenizer, save_tiny
 from tests.trainer.echo_env import PlainReverseEnv
 
