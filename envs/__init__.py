@@ -17,6 +17,8 @@ BUILTIN: dict[str, tuple[str, dict]] = {
     "assay/verilog-v0": ("assay.envs.verilog_env:VerilogEnv", {}),
     "assay/web-v0": ("assay.envs.web_env:WebEnv", {}),
     "assay/swe-v0": ("assay.envs.swe_env:SWEEnv", {}),
+    # several envs at once, each episode from one chosen by weight (envs/mixture.py)
+    "assay/mix-v0": ("assay.envs.mixture:EnvMixture", {"envs": {"assay/arithmetic-v0": 1.0, "assay/modchain-v0": 1.0}}),
 }
 
 

@@ -30,6 +30,7 @@ ERROR_POLICIES = ("drop", "zero")
 GENERATORS = ("hf", "vllm")
 
 RESUMABLE_CHANGES = ("run_dir", "steps", "max_wall_s", "save_every", "keep_checkpoints", "keep_best", "eval_every", "eval_size",
+                     "log_samples", "gradient_checkpointing",
                      "device", "micro_batch_size", "length_sorted_micro_batches", "generation_batch_size", "ray_address",
                      "ray_workers", "step_timeout_s", "worker_retries", "env_threads", "generator_url", "generator_retries",
                      "lr", "max_grad_norm")
@@ -167,6 +168,10 @@ class GRPOConfig:
     """LoRA scale numerator (the update is lora_alpha / lora_rank * B A); 0 means 2 * lora_rank."""
     lora_targets: str = "all-linear"
     """Layers that get adapters: all-linear (every linear layer of the trunk) or comma-separated module names."""
+    gradient_checkpointing: bool = False
+    """Recompute each decoder block's activations in the backward pass instead of keeping them: the update's
+    activation memory falls from one copy per block to about one block's, for roughly one more forward pass of
+    compute. For long responses or large micro-batches on a real model."""
     fsdp: bool = False
     """Under torchrun: shard the policy's weights, gradients and AdamW state over the ranks with FSDP2 (one unit
     per decoder block; assay.trainer.fsdp). Each rank samples with a full copy of the weights, refreshed after
@@ -193,6 +198,9 @@ class GRPOConfig:
     keep_best: bool = False
     """Also keep the policy of the best held-out evaluation so far (highest eval_accuracy after step 0; a tie
     keeps the earlier) in run_dir/best: a Hugging Face directory, with best.json giving its step and accuracy."""
+    log_samples: int = 4
+    """Episodes of each training step and each evaluation written as text to run_dir/samples.jsonl (and to
+    TensorBoard's text tab), spread over the batch; `assay samples RUN_DIR` prints them (0: none)."""
 
     # --- scale: the Ray backend and asynchronous rollouts (assay.trainer.ray_backend) --------------
     backend: str = "local"
@@ -266,6 +274,7 @@ class GRPOConfig:
                      "generation_batch_size",
                      "save_every", "eval_every", "eval_size"):
             need(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
+        need(self.log_samples >= 0, f"log_samples must be >= 0 (0 writes no samples), got {self.log_samples}")
         need(0 < self.clip_low < 1, f"clip_low must be in (0, 1), got {self.clip_low} (typical: 0.2)")
         need(self.clip_high > 0, f"clip_high must be > 0, got {self.clip_high} (typical: 0.2, DAPO 0.28)")
         need(self.temperature > 0, f"temperature must be > 0, got {self.temperature}; for greedy decoding use a small value such as 1e-3")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+from collections import Counter
 import dataclasses
 import math
 import os
@@ -22,7 +23,7 @@ import assay
 from assay.config import to_yaml
 from assay.kernels import group_advantages
 from assay.protocols import SamplingParams
-from assay.trainer import losses
+from assay.trainer import losses, samples
 from assay.trainer.batch import collate
 from assay.trainer.config import RESUMABLE_CHANGES, GRPOConfig
 from assay.trainer.dense import learned_rewards
@@ -33,6 +34,7 @@ from assay.trainer.generators.openai import OpenAIGenerator, ServerError
 from assay.trainer.policy import load_policy
 from assay.trainer.progress import StepProgress
 from assay.envs.episode import draw_task
+from assay.envs.mixture import MEMBER_KEY
 from assay.trainer.rollout import LocalEnvRunner, run_episodes
 from assay.trainer.run_state import BestModel, RunDir, derive_seed, resume_point, rng_state, set_rng_state
 from assay.trainer.schedule import lr_at
@@ -82,6 +84,10 @@ class GRPOTrainer:
             self._lora = add_lora(self.policy, config.lora_rank, config.lora_alpha, config.lora_targets)
             if checkpoint is not None:
                 load_trainable_state(self.policy, state["lora"])
+        if config.gradient_checkpointing:
+            from assay.trainer.policy import enable_gradient_checkpointing
+
+            enable_gradient_checkpointing(self.policy)
         self.policy.to(self.device)
         self._sharded = None  # fsdp=true: the FSDP root over self.policy, which the update runs and AdamW steps
         self._generation_model = None  # fsdp=true: the full copy of the weights this rank samples with
@@ -177,6 +183,7 @@ class GRPOTrainer:
                     self.step += 1
                     self._publish()
                     self._log({"step": self.step, "skipped": 1, **rollout_stats})
+                    self._log_samples("train", trajectories)
                     self._evaluate_and_save(history)
                     continue
                 trajectories = [trajectories[i] for i in kept]
@@ -197,6 +204,7 @@ class GRPOTrainer:
                        "lr": lr, "update_s": time.perf_counter() - update_start, "step_s": time.perf_counter() - started}
                 row["tokens_per_s"] = (rollout_stats["rollout_tokens"] + stats["train_tokens"]) / row["step_s"]
                 self._log(row)
+                self._log_samples("train", trajectories, rewards.tolist())
                 history.append(row)
                 bar.update(self.step, _headline(row))
                 self._evaluate_and_save(history)
@@ -336,7 +344,12 @@ class GRPOTrainer:
                                  runner=self._env_runner, reserved=paused)
         correct = self.world.sum(sum(1 for t in trajs if t.verdict is not None and t.verdict.passed))
         row = {"step": self.step, "eval_accuracy": correct / cfg.eval_size}
+        for member, n in Counter(t.meta[MEMBER_KEY] for t in tasks if MEMBER_KEY in t.meta).items():  # a mixture's
+            passed = sum(1 for t in trajs if t.task is not None and t.task.meta.get(MEMBER_KEY) == member
+                         and t.verdict is not None and t.verdict.passed)
+            row[f"eval_accuracy/{member}"] = self.world.sum(passed) / n  # every rank: the same members in the same order
         self._log(row)
+        self._log_samples("eval", trajs)
         if self.report and self.world.rank == 0 and self._bar is not None:
             self._bar.note(f"step {self.step:>6}  {self._elapsed():7.0f}s  held-out accuracy {row['eval_accuracy']:.2f}")
         return row
@@ -536,6 +549,8 @@ class GRPOTrainer:
         stats = {"reward": float(rewards.mean()) if rewards.numel() else 0.0,
                  "accuracy": sum(passed) / max(len(passed), 1),
                  "response_len": float(sum(sum(t.loss_mask) for t in trajectories) / max(len(trajectories), 1))}
+        for member, passed in _by_member(trajectories).items():  # a mixture's members (assay.envs.mixture)
+            stats[f"accuracy/{member}"] = sum(passed) / len(passed)
         if self.cfg.ppo_c_coef:
             stated = [c for c in (shaping.parse_confidence(final_text(t)) for t in trajectories) if c is not None]
             stats.update(confidence=sum(stated) / len(stated) if stated else 0.5,
@@ -565,6 +580,15 @@ class GRPOTrainer:
                     self.tb.add_scalar(key, value, row["step"])
             self.tb.flush()
 
+    def _log_samples(self, split: str, trajectories: list[Trajectory], rewards: list[float] | None = None) -> None:
+        """``log_samples`` of this rank's episodes as text (rank 0's share under torchrun)."""
+        if self.world.rank != 0 or not self.cfg.log_samples:
+            return
+        rows = samples.sample_rows(self.step, split, trajectories, self.cfg.log_samples, rewards)
+        self.run.log_samples(rows)
+        if self.tb is not None and rows:
+            self.tb.add_text(f"samples/{split}", samples.markdown(rows), self.step)
+
     def _progress(self):
         return StepProgress(self.cfg.steps, self.step, enabled=self.progress)
 
@@ -573,6 +597,15 @@ def _headline(row: dict) -> str:
     """The progress bar's text for a training step's metric row."""
     return (f"reward {row['reward']:.3f}  acc {row['accuracy']:.2f}  kl {row['kl']:.4f}  "
             f"ent {row['entropy']:.3f}  {row['tokens_per_s']:.0f} tok/s")
+
+
+def _by_member(trajectories: list[Trajectory]) -> dict[str, list[bool]]:
+    """Whether each episode passed, by the mixture member that posed its task (none: not a mixture)."""
+    out: dict[str, list[bool]] = {}
+    for t in trajectories:
+        if t.task is not None and MEMBER_KEY in t.task.meta and t.verdict is not None:
+            out.setdefault(t.task.meta[MEMBER_KEY], []).append(t.verdict.passed)
+    return out
 
 
 def final_text(trajectory: Trajectory) -> str:

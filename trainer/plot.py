@@ -28,6 +28,9 @@ PANELS = [
     ("outcome_accuracy", "held-out outcome accuracy"),
 ]
 CATEGORY_PREFIX = "acc/"
+# a single run's breakdowns, drawn as extra lines in their panel: reward-model categories, and the
+# members of an environment mixture (assay.envs.mixture)
+BREAKDOWNS = {"pairwise_accuracy": CATEGORY_PREFIX, "eval_accuracy": "eval_accuracy/", "accuracy": "accuracy/"}
 # logged as exactly 0 when the run has no such term (kl_coef=0): a flat panel would say nothing
 ZERO_WHEN_OFF = {"kl"}
 
@@ -51,7 +54,8 @@ def run_labels(run_dirs: Sequence[str | Path]) -> list[str]:
 
 def curves(run_dirs: Sequence[str | Path]) -> dict[str, list[tuple[str, list[int], list[float]]]]:
     """``{metric: [(label, steps, values), ...]}`` for every known metric any run logged, one line
-    per run (a single reward-model run adds a line per ``acc/<category>`` to its pairwise panel)."""
+    per run (a single run adds a line per breakdown: ``acc/<category>`` of a reward model to its pairwise
+    panel, ``eval_accuracy/<member>`` and ``accuracy/<member>`` of an environment mixture to theirs)."""
     rows_of = []
     for d in run_dirs:
         run = RunDir(d)
@@ -66,8 +70,9 @@ def curves(run_dirs: Sequence[str | Path]) -> dict[str, list[tuple[str, list[int
         lines = []
         for label, rows in zip(labels, rows_of):
             names = [(key, label if len(run_dirs) > 1 else "all")]
-            if key == "pairwise_accuracy" and len(run_dirs) == 1:
-                names += [(c, c.removeprefix(CATEGORY_PREFIX)) for c in sorted({k for r in rows for k in r if k.startswith(CATEGORY_PREFIX)})]
+            if key in BREAKDOWNS and len(run_dirs) == 1:
+                prefix = BREAKDOWNS[key]
+                names += [(c, c.removeprefix(prefix)) for c in sorted({k for r in rows for k in r if k.startswith(prefix)})]
             for name, line_label in names:
                 pts = [(r["step"], r[name]) for r in rows if name in r]
                 if pts:

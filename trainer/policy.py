@@ -7,6 +7,7 @@ Log-probs come from the final hidden states and the LM head via
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import torch
@@ -59,8 +60,9 @@ def response_logprobs(model, batch: Batch, temperature: float = 1.0, with_entrop
     ``precision="bf16"``: the trunk runs under autocast and the head in bf16 (``assay.trainer.precision``).
     """
     b, t = batch.response_ids.shape
-    with autocast(batch.input_ids.device, precision):
-        hidden = model.base_model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state  # (B, L, D)
+    with autocast(batch.input_ids.device, precision), _recomputed_blocks(model):
+        hidden = model.base_model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
+                                  use_cache=False).last_hidden_state  # (B, L, D)
     dev = hidden.device
     rows = torch.arange(b, device=dev)[:, None].expand(b, t)
     cols = (batch.prompt_lens.to(dev)[:, None] - 1 + torch.arange(t, device=dev)[None, :]).clamp(max=hidden.shape[1] - 1)
@@ -79,3 +81,61 @@ def response_logprobs(model, batch: Batch, temperature: float = 1.0, with_entrop
         entropy = torch.zeros((b, t), dtype=torch.float32, device=hidden.device)
         entropy = entropy.masked_scatter(selected, ent_flat) if ent_flat.numel() else entropy
     return logp, entropy
+
+
+def enable_gradient_checkpointing(model) -> int:
+    """Recompute each decoder block's activations in the backward pass instead of keeping them
+    (``response_logprobs`` then checkpoints every block while gradients are on); returns how many
+    blocks. The blocks are the ones transformers itself would checkpoint.
+
+    Why not transformers' own switch alone: it checkpoints only in training mode, and the policy
+    stays in eval mode so that dropout never makes the trainer's log-probs differ from the
+    sampler's. The switch marks the blocks; ``_recomputed_blocks`` checkpoints them in eval mode."""
+    from assay.config import ConfigError
+
+    try:
+        if hasattr(model, "activation_checkpointing_enable"):  # its name from transformers 5.x on
+            model.activation_checkpointing_enable({"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    except (ValueError, AttributeError) as e:
+        raise ConfigError(f"gradient_checkpointing=true: {type(model).__name__} does not support it ({e}); "
+                          "set gradient_checkpointing=false") from None
+    blocks = _checkpointed_blocks(model)
+    if not blocks:
+        raise ConfigError(f"gradient_checkpointing=true: {type(model).__name__} has no decoder blocks transformers can "
+                          "checkpoint; set gradient_checkpointing=false")
+    return len(blocks)
+
+
+def _checkpointed_blocks(model) -> list[torch.nn.Module]:
+    """The decoder blocks transformers' switch marked (the model classes carry a flag of the same
+    name, which is not a block)."""
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
+    return [m for m in model.modules() if isinstance(m, GradientCheckpointingLayer) and m.gradient_checkpointing]
+
+
+@contextlib.contextmanager
+def _recomputed_blocks(model):
+    """While gradients are on, each marked block's forward runs under non-reentrant
+    ``torch.utils.checkpoint``. The wrapper replaces ``forward``, not ``__call__``, so module hooks
+    (FSDP2's gathers) stay outside the checkpoint, as in transformers; it lives on the instance only
+    inside this block, so copies of the model (the KL reference, snapshots) never carry it."""
+    blocks = _checkpointed_blocks(model) if torch.is_grad_enabled() else []
+    for block in blocks:
+        block.forward = _checkpointed(block.forward)
+    try:
+        yield
+    finally:
+        for block in blocks:
+            del block.forward  # the class's forward again
+
+
+def _checkpointed(forward):
+    from torch.utils.checkpoint import checkpoint
+
+    def run(*args, **kwargs):
+        return checkpoint(forward, *args, use_reentrant=False, **kwargs)
+
+    return run

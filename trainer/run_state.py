@@ -53,6 +53,7 @@ class RunDir:
         self.path = Path(path)
         self.checkpoints = self.path / "checkpoints"
         self.metrics_path = self.path / "metrics.jsonl"
+        self.samples_path = self.path / "samples.jsonl"  # what the policy wrote (assay.trainer.samples)
 
     # -- checkpoints ------------------------------------------------------------------------
     def save(self, step: int, model, tokenizer, state: dict[str, Any], tag: str | None = None, keep: int = 0) -> Path:
@@ -118,31 +119,55 @@ class RunDir:
 
     # -- metrics ----------------------------------------------------------------------------
     def log(self, row: dict) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
-        with self.metrics_path.open("a") as f:
-            f.write(json.dumps(row) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        _append(self.path, self.metrics_path, [row])
+
+    def log_samples(self, rows: list[dict]) -> None:
+        _append(self.path, self.samples_path, rows)
 
     def rows(self) -> list[dict]:
-        if not self.metrics_path.exists():
-            return []
-        out = []
-        for line in self.metrics_path.read_text().splitlines():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:  # a line cut short by a kill: it is rewritten on resume
-                continue
-        return out
+        return _read_rows(self.metrics_path)
+
+    def sample_rows(self) -> list[dict]:
+        return _read_rows(self.samples_path)
 
     def truncate_metrics(self, last_step: int) -> int:
-        """Keep rows with ``step <= last_step``; returns how many were dropped."""
-        rows = self.rows()
-        keep = [r for r in rows if r.get("step", 0) <= last_step]
-        tmp = self.metrics_path.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in keep))
-        os.replace(tmp, self.metrics_path)
-        return len(rows) - len(keep)
+        """Keep metric rows (and sample rows) with ``step <= last_step``: a resumed run writes the
+        later ones again. Returns how many metric rows were dropped."""
+        _truncate(self.samples_path, last_step)
+        return _truncate(self.metrics_path, last_step)
+
+
+def _append(folder: Path, path: Path, rows: list[dict]) -> None:
+    if not rows:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        f.write("".join(json.dumps(row) + "\n" for row in rows))
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _read_rows(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:  # a line cut short by a kill: it is rewritten on resume
+            continue
+    return out
+
+
+def _truncate(path: Path, last_step: int) -> int:
+    if not path.exists():
+        return 0
+    rows = _read_rows(path)
+    keep = [r for r in rows if r.get("step", 0) <= last_step]
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in keep))
+    os.replace(tmp, path)
+    return len(rows) - len(keep)
 
 
 def resume_point(run: RunDir, config: dict[str, Any], resume: bool, may_change: Collection[str], dir_field: str,
@@ -170,6 +195,7 @@ def resume_point(run: RunDir, config: dict[str, Any], resume: bool, may_change: 
         if resume:
             log(f"assay: nothing to resume in {run.checkpoints} (no checkpoint); starting from step 0")
         run.metrics_path.unlink(missing_ok=True)  # rows of a run that left no checkpoint: it starts over
+        run.samples_path.unlink(missing_ok=True)
         shutil.rmtree(run.best, ignore_errors=True)  # and so does its best model
         return None, None
     if not resume:

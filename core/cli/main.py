@@ -13,7 +13,7 @@ from assay.errors import AssayError
 def build_parser() -> argparse.ArgumentParser:
     from assay.cli import (bench_cmd, demo_cmd, envs_cmd, plot_cmd, pretrain_cmd, rescore_cmd, sandbox_cmd, search_cmd,
                            serve_cmd, swe_cmd, train_cmd, try_cmd, verify_cmd)
-    from assay.cli import eval_cmd, eval_rm_cmd, train_rm_cmd
+    from assay.cli import eval_cmd, eval_rm_cmd, samples_cmd, train_rm_cmd
 
     parser = argparse.ArgumentParser(
         prog="assay",
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"assay {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (envs_cmd, try_cmd, verify_cmd, rescore_cmd, demo_cmd, pretrain_cmd, train_cmd, eval_cmd, plot_cmd, serve_cmd, bench_cmd,
+    for module in (envs_cmd, try_cmd, verify_cmd, rescore_cmd, demo_cmd, pretrain_cmd, train_cmd, eval_cmd, plot_cmd, samples_cmd, serve_cmd, bench_cmd,
                    sandbox_cmd, search_cmd, swe_cmd, train_rm_cmd, eval_rm_cmd):
         module.add_parser(sub)
     return parser

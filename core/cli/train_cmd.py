@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
             print(best)
         latest = RunDir(config.run_dir).latest()
         where = f" (the latest: {latest.relative_to(config.run_dir)})" if latest is not None else ""
-        print(f"metrics and checkpoints in {config.run_dir}{where}; curves: assay plot {config.run_dir}")
+        print(f"metrics and checkpoints in {config.run_dir}{where}; curves: assay plot {config.run_dir}"
+              + (f"; what the policy wrote: assay samples {config.run_dir}" if config.log_samples else ""))
         if evals:
             print(f"held-out accuracy: {evals[0]:.2f} -> {evals[-1]:.2f}")
     return 0

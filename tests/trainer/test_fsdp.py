@@ -18,6 +18,7 @@ import torch.multiprocessing as mp
 from assay.config import ConfigError
 from assay.trainer.config import GRPOConfig
 from assay.trainer.fsdp import full_weights, load_optimizer_state, optimizer_state, shard_policy
+from assay.trainer.policy import enable_gradient_checkpointing
 from assay.trainer.tiny import build_model, save_tiny
 from assay.trainer.update import World, policy_update
 from tests.trainer.test_invariants import VOCAB, _leave, fixed_batch, model
@@ -38,9 +39,11 @@ def _finish_rank(rank: int, out: str, result) -> None:
     _leave()
 
 
-def _sharded_rank(rank: int, init_file: str, out: str) -> None:
+def _sharded_rank(rank: int, init_file: str, out: str, checkpointing: bool) -> None:
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
     policy = model()
+    if checkpointing:  # blocks recomputed in the backward: FSDP2 must gather their shards again there
+        enable_gradient_checkpointing(policy.eval())
     root, ref = shard_policy(policy), shard_policy(reference(), trainable=False)
     local = [p.to_local().numel() for p in root.parameters()]
     optimizer = torch.optim.SGD(root.parameters(), lr=1.0)
@@ -50,12 +53,14 @@ def _sharded_rank(rank: int, init_file: str, out: str) -> None:
     _finish_rank(rank, out, {"weights": weights, "metrics": metrics, "local": local})
 
 
-def test_two_sharded_processes_take_the_step_of_one_whole_process(tmp_path):
+@pytest.mark.parametrize("checkpointing", [False, True], ids=["", "gradient_checkpointing"])
+def test_two_sharded_processes_take_the_step_of_one_whole_process(tmp_path, checkpointing):
     policy = model()
     optimizer = torch.optim.SGD(policy.parameters(), lr=1.0)
     single = policy_update(policy, optimizer, fixed_batch(), CONFIG.replace(micro_batch_size=8), World(), reference())
     out = tmp_path / "sharded.pt"
-    mp.start_processes(_sharded_rank, args=(str(tmp_path / "init"), str(out)), nprocs=2, start_method="spawn", join=True)
+    mp.start_processes(_sharded_rank, args=(str(tmp_path / "init"), str(out), checkpointing), nprocs=2,
+                       start_method="spawn", join=True)
     sharded = torch.load(out)
     whole = policy.state_dict()
     assert sharded["weights"].keys() == whole.keys()

@@ -43,6 +43,20 @@ def test_plot_draws_a_reward_model_run_with_its_categories(tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_a_mixture_run_gets_a_line_per_member_in_its_accuracy_panels(tmp_path):
+    from assay.trainer.plot import curves
+
+    run = RunDir(tmp_path)
+    for s in (0, 5):
+        run.log({"step": s, "eval_accuracy": 0.5, "eval_accuracy/arith": 0.6, "eval_accuracy/chain": 0.4})
+    run.log({"step": 1, "reward": 0.5, "accuracy": 0.5, "accuracy/arith": 1.0, "accuracy/chain": 0.0})
+    drawn = curves([tmp_path])
+    assert [label for label, _, _ in drawn["eval_accuracy"]] == ["all", "arith", "chain"]
+    assert [values for _, _, values in drawn["eval_accuracy"]] == [[0.5, 0.5], [0.6, 0.6], [0.4, 0.4]]
+    assert [label for label, _, _ in drawn["accuracy"]] == ["all", "arith", "chain"]
+    assert [label for label, _, _ in drawn["reward"]] == ["all"]
+
+
 def test_plot_says_which_metrics_it_knows(tmp_path):
     RunDir(tmp_path).log({"step": 1, "something_else": 1.0})
     with pytest.raises(AssayError, match="has none of the metrics assay plots"):

@@ -18,6 +18,7 @@ from safetensors.torch import load_file
 from assay.errors import AssayError
 from assay.trainer.config import GRPOConfig
 from assay.trainer.grpo import GRPOTrainer
+from assay.trainer.run_state import RunDir
 from assay.trainer.tiny import save_tiny
 
 # Enough steps that the run cannot finish between two polls of the killer, however fast the machine.
@@ -64,6 +65,8 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(model, tmp_path):
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=f"{k} differs after resume")
     assert [r["reward"] for r in rows(straight) if "reward" in r] == [r["reward"] for r in rows(killed) if "reward" in r]
+    # what the policy wrote: each step's samples once, the text of the run never stopped
+    assert RunDir(killed).sample_rows() == RunDir(straight).sample_rows() != []
 
 
 def kill_after_a_checkpoint(cmd: list[str], run_dir: Path) -> None:

@@ -81,8 +81,21 @@ def test_starting_over_replaces_the_rows_of_a_run_that_left_no_checkpoint(tmp_pa
     for resume in (False, True):
         run = RunDir(tmp_path / str(resume))
         run.log({"step": 0, "eval_accuracy": 0.5})
+        run.log_samples([{"step": 0, "split": "eval"}])
         assert resume_point(run, {"lr": 1.0}, resume, MAY_CHANGE, "out", log=lambda _: None) == (None, None)
-        assert run.rows() == []
+        assert run.rows() == [] and run.sample_rows() == []
+
+
+def test_truncating_drops_metric_and_sample_rows_after_the_checkpoint_step(tmp_path):
+    run = RunDir(tmp_path)
+    for step in range(4):
+        run.log({"step": step})
+        run.log_samples([{"step": step, "split": "train"}, {"step": step, "split": "eval"}])
+    with run.samples_path.open("a") as f:
+        f.write('{"step": 4, "spl')  # a line cut short by a kill
+    assert run.truncate_metrics(1) == 2
+    assert [r["step"] for r in run.rows()] == [0, 1]
+    assert [r["step"] for r in run.sample_rows()] == [0, 0, 1, 1]
 
 
 def test_resume_with_nothing_to_resume_starts_at_step_zero_and_says_so(tmp_path):
