@@ -11,11 +11,12 @@ own rollout code, so ``assay eval`` of a run's checkpoint under the run's settin
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import comb
 
 from assay.protocols import Generator, SamplingParams
 from assay.envs.episode import draw_task
+from assay.envs.mixture import MEMBER_KEY
 from assay.trainer.rollout import LocalEnvRunner, run_episodes
 from assay.types import Task, Trajectory
 
@@ -49,10 +50,12 @@ class EvalReport:
     mean_reward: float
     mean_response_tokens: float
     errors: int
+    by_member: dict[str, float] = field(default_factory=dict)  # an env mixture's accuracy per member (assay.envs.mixture)
 
     def rows(self) -> list[tuple[str, str]]:
         """(metric, value) pairs for a table."""
         out = [("tasks", str(self.tasks)), ("samples per task", str(self.samples)), ("accuracy", f"{self.accuracy:.4f}")]
+        out += [(f"accuracy ({member})", f"{value:.4f}") for member, value in self.by_member.items()]
         out += [(f"pass@{k}", f"{v:.4f}") for k, v in self.pass_at.items() if self.samples > 1]
         out += [("mean reward", f"{self.mean_reward:.4f}"), ("response tokens", f"{self.mean_response_tokens:.1f}"),
                 ("episodes with errors", str(self.errors))]
@@ -80,5 +83,16 @@ def evaluate_policy(generator: Generator, tokenizer, make_env: Callable, tasks: 
         pass_at={k: sum(pass_at_k(samples, c, k) for c in per_task) / len(tasks) for k in ks},
         mean_reward=sum(t.reward for t in trajectories) / len(trajectories),
         mean_response_tokens=sum(sum(t.loss_mask) for t in trajectories) / len(trajectories),
-        errors=sum(t.verdict is None or t.verdict.error is not None for t in trajectories))
+        errors=sum(t.verdict is None or t.verdict.error is not None for t in trajectories),
+        by_member=member_accuracy(tasks, passed, samples))
     return report, trajectories
+
+
+def member_accuracy(tasks: Sequence[Task], passed: Sequence[bool], samples: int) -> dict[str, float]:
+    """Share of episodes passed per mixture member (tasks tagged ``meta["env"]``), members in order
+    of first appearance; ``passed`` holds ``samples`` episodes per task, in task order."""
+    out: dict[str, list[bool]] = {}
+    for i, task in enumerate(tasks):
+        if MEMBER_KEY in task.meta:
+            out.setdefault(task.meta[MEMBER_KEY], []).extend(passed[i * samples:(i + 1) * samples])
+    return {member: sum(p) / len(p) for member, p in out.items()}

@@ -28,7 +28,7 @@ from assay.trainer.batch import collate
 from assay.trainer.config import RESUMABLE_CHANGES, GRPOConfig
 from assay.trainer.dense import learned_rewards
 from assay.trainer.distributed import resolve_device
-from assay.trainer.evaluation import EVAL_SEED_BASE, held_out_tasks
+from assay.trainer.evaluation import EVAL_SEED_BASE, held_out_tasks, member_accuracy
 from assay.trainer.generators.hf import HFGenerator
 from assay.trainer.generators.openai import OpenAIGenerator, ServerError
 from assay.trainer.policy import load_policy
@@ -351,7 +351,9 @@ class GRPOTrainer:
         self._log(row)
         self._log_samples("eval", trajs)
         if self.report and self.world.rank == 0 and self._bar is not None:
-            self._bar.note(f"step {self.step:>6}  {self._elapsed():7.0f}s  held-out accuracy {row['eval_accuracy']:.2f}")
+            members = ", ".join(f"{k.split('/', 1)[1]} {v:.2f}" for k, v in row.items() if k.startswith("eval_accuracy/"))
+            self._bar.note(f"step {self.step:>6}  {self._elapsed():7.0f}s  held-out accuracy {row['eval_accuracy']:.2f}"
+                           + (f" ({members})" if members else ""))
         return row
 
     def save(self, tag: str | None = None) -> Path | None:
@@ -549,8 +551,9 @@ class GRPOTrainer:
         stats = {"reward": float(rewards.mean()) if rewards.numel() else 0.0,
                  "accuracy": sum(passed) / max(len(passed), 1),
                  "response_len": float(sum(sum(t.loss_mask) for t in trajectories) / max(len(trajectories), 1))}
-        for member, passed in _by_member(trajectories).items():  # a mixture's members (assay.envs.mixture)
-            stats[f"accuracy/{member}"] = sum(passed) / len(passed)
+        judged = [t for t in trajectories if t.task is not None and t.verdict is not None]
+        for member, accuracy in member_accuracy([t.task for t in judged], [t.verdict.passed for t in judged], 1).items():
+            stats[f"accuracy/{member}"] = accuracy  # an env mixture's members (assay.envs.mixture)
         if self.cfg.ppo_c_coef:
             stated = [c for c in (shaping.parse_confidence(final_text(t)) for t in trajectories) if c is not None]
             stats.update(confidence=sum(stated) / len(stated) if stated else 0.5,
@@ -597,15 +600,6 @@ def _headline(row: dict) -> str:
     """The progress bar's text for a training step's metric row."""
     return (f"reward {row['reward']:.3f}  acc {row['accuracy']:.2f}  kl {row['kl']:.4f}  "
             f"ent {row['entropy']:.3f}  {row['tokens_per_s']:.0f} tok/s")
-
-
-def _by_member(trajectories: list[Trajectory]) -> dict[str, list[bool]]:
-    """Whether each episode passed, by the mixture member that posed its task (none: not a mixture)."""
-    out: dict[str, list[bool]] = {}
-    for t in trajectories:
-        if t.task is not None and MEMBER_KEY in t.task.meta and t.verdict is not None:
-            out.setdefault(t.task.meta[MEMBER_KEY], []).append(t.verdict.passed)
-    return out
 
 
 def final_text(trajectory: Trajectory) -> str:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import pytest
 
 import assay
+from assay.envs.mixture import MEMBER_KEY
 from assay.protocols import Generation, SamplingParams
-from assay.trainer.evaluation import EVAL_SEED_BASE, evaluate_policy, held_out_tasks, pass_at_k
+from assay.trainer.evaluation import EVAL_SEED_BASE, EvalReport, evaluate_policy, held_out_tasks, member_accuracy, pass_at_k
 from assay.trainer.tiny import build_tokenizer
+from assay.types import Task
 from tests.trainer.echo_env import LengthEnv
 
 assay.register("test-length-v0", "tests.trainer.echo_env:LengthEnv", override=True)
@@ -53,6 +55,15 @@ def test_the_report_counts_episodes_per_task():
     assert report.mean_reward == pytest.approx(5 / 12)  # LengthEnv: share of digits, 1 or 0 here
     assert report.mean_response_tokens == pytest.approx(sum(len(tok.encode(t, add_special_tokens=False)) for t in
                                                             ["123"] * 5 + ["abc"] * 7) / 12)
+
+
+def test_a_mixtures_accuracy_is_broken_down_by_member():
+    tasks = [Task(f"{m}:t{i}", "?", meta={MEMBER_KEY: m}) for i, m in enumerate(["a", "b", "a"])]
+    # 2 samples per task, in task order: a 2 of 2, b 0 of 2, a 1 of 2
+    assert member_accuracy(tasks, [True, True, False, False, True, False], 2) == {"a": 0.75, "b": 0.0}
+    assert member_accuracy([Task("t", "?")], [True], 1) == {}  # not a mixture: no breakdown
+    report = EvalReport(3, 2, 0.5, {1: 0.5}, 0.5, 3.0, 0, by_member={"a": 0.75, "b": 0.0})
+    assert ("accuracy (a)", "0.7500") in report.rows() and ("accuracy (b)", "0.0000") in report.rows()
 
 
 def test_held_out_tasks_are_the_trainers_seeds():
