@@ -11,7 +11,7 @@ from typing import Any
 
 import gymnasium
 
-from assay.envs.sources import TaskSource, make_source
+from assay.envs.sources import ListSource, TaskSource, make_source
 from assay.envs.spaces import FreeText
 from assay.protocols import Verifier
 from assay.types import Provenance, Task, Verdict
@@ -75,6 +75,14 @@ class SingleTurnEnv(gymnasium.Env[str, str]):
 
     def messages(self, task: Task) -> list[dict]:
         return list(task.prompt) if isinstance(task.prompt, list) else [{"role": "user", "content": task.prompt}]
+
+    def task_list(self) -> list[Task] | None:
+        """Every task in order, as ``reset`` poses them, when the source is a finite list (a file, a
+        dataset split); None for an endless generator. Evaluation takes its held-out tasks from the
+        front of this list, each once, rather than sampling it with replacement."""
+        if not isinstance(self.source, ListSource):
+            return None
+        return [self._formatted(task) for task in self.source.tasks]
 
     def _formatted(self, task: Task) -> Task:
         if self.prompt_format is None:

@@ -129,6 +129,10 @@ class WebEnv(gymnasium.Env[str, str]):
         return self._host
 
     # -- Gymnasium API ----------------------------------------------------------------------------
+    def task_list(self) -> list[Task] | None:
+        """Every task in order when the source is a finite list (the shipped tasks are); else None."""
+        return list(self.source.tasks) if isinstance(self.source, ListSource) else None
+
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[str, dict]:
         super().reset(seed=seed)
         self._end_episode()

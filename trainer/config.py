@@ -30,7 +30,7 @@ ERROR_POLICIES = ("drop", "zero")
 GENERATORS = ("hf", "vllm")
 
 RESUMABLE_CHANGES = ("run_dir", "steps", "max_wall_s", "save_every", "keep_checkpoints", "keep_best", "eval_every", "eval_size",
-                     "log_samples", "gradient_checkpointing",
+                     "log_samples", "gradient_checkpointing", "eval_env_kwargs",
                      "device", "micro_batch_size", "length_sorted_micro_batches", "generation_batch_size", "ray_address",
                      "ray_workers", "step_timeout_s", "worker_retries", "env_threads", "generator_url", "generator_retries",
                      "lr", "max_grad_norm")
@@ -194,7 +194,12 @@ class GRPOConfig:
     eval_every: int = 10
     """Held-out accuracy every this many steps (greedy decoding)."""
     eval_size: int = 64
-    """Held-out tasks in each evaluation (drawn with seeds disjoint from training)."""
+    """Held-out tasks in each evaluation: drawn with seeds disjoint from training, or, where the env's tasks are a
+    finite list (a file, a dataset split), its first eval_size tasks, each once (all of them when it has fewer)."""
+    eval_env_kwargs: dict = field(default_factory=dict)
+    """Environment arguments evaluation runs under instead, over env_kwargs: e.g. {split: test} or {path: test.jsonl}
+    for a held-out split. {}: the training env's, which for a finite task list means evaluating on training tasks
+    (the run says so when it starts)."""
     keep_best: bool = False
     """Also keep the policy of the best held-out evaluation so far (highest eval_accuracy after step 0; a tie
     keeps the earlier) in run_dir/best: a Hugging Face directory, with best.json giving its step and accuracy."""
@@ -353,6 +358,11 @@ class GRPOConfig:
             need(not self.dynamic_sampling,
                  "partial_rollout_turns does not combine with dynamic sampling (refill rounds would pause groups of "
                  "their own): set dynamic_sampling=false")
+
+    @property
+    def evaluation_env_kwargs(self) -> dict:
+        """The environment arguments of evaluation: env_kwargs with eval_env_kwargs over them."""
+        return {**self.env_kwargs, **self.eval_env_kwargs}
 
     def replace(self, **changes) -> GRPOConfig:
         return dataclasses.replace(self, **changes)

@@ -25,7 +25,13 @@ EVAL_SEED_BASE = 10**9  # held-out tasks come from seeds no training step draws
 
 def held_out_tasks(task_env, n: int) -> list[Task]:
     """The first ``n`` held-out tasks of ``task_env``: the same tasks for the same environment
-    settings, in every run and every evaluation."""
+    settings, in every run and every evaluation. An env whose tasks are a finite list
+    (``task_list()``: a file, a dataset split) gives its first ``n`` in order, each once (all of
+    them when it has fewer); any other is reset with seeds no training step draws."""
+    listed = getattr(task_env.unwrapped, "task_list", None)
+    tasks = listed() if callable(listed) else None
+    if tasks is not None:
+        return list(tasks[:n])
     return [draw_task(task_env, EVAL_SEED_BASE + i) for i in range(n)]
 
 

@@ -157,6 +157,17 @@ class GRPOTrainer:
             self._env_runner = runner_from_config(config)
         else:
             self._env_runner = LocalEnvRunner(self._make_env, threads=config.env_threads)
+        # evaluation under eval_env_kwargs (a held-out split) runs in envs of its own; else in the training runner
+        self.eval_task_env, self._eval_runner = self.task_env, self._env_runner
+        if config.eval_env_kwargs:
+            self.eval_task_env = assay.make(config.env_id, **config.evaluation_env_kwargs)
+            if config.backend == "ray":
+                self._eval_runner = runner_from_config(dataclasses.replace(config, env_kwargs=config.evaluation_env_kwargs))
+            else:
+                self._eval_runner = LocalEnvRunner(self._make_eval_env, threads=config.env_threads)
+        self._held_out: list[Task] | None = None  # the evaluation tasks, the same at every evaluation
+        if self.world.rank == 0:
+            self._note_training_tasks_held_out()
         self._async = None  # the rollout thread, started by the first step when max_staleness > 0
         self.tb = None
         self._bar = None  # the progress bar while train() runs
@@ -218,6 +229,8 @@ class GRPOTrainer:
         if hasattr(self.generator, "close"):
             self.generator.close()
         self._env_runner.close()
+        if self._eval_runner is not self._env_runner:
+            self._eval_runner.close()
 
     def _evaluate_and_save(self, history: list[dict]) -> None:
         """Held-out evaluation and checkpoint on their schedules, and both after the last step."""
@@ -331,19 +344,20 @@ class GRPOTrainer:
         return advantages
 
     def evaluate(self) -> dict:
-        """Held-out accuracy with greedy decoding on ``eval_size`` tasks from reserved seeds."""
+        """Held-out accuracy with greedy decoding on ``eval_size`` held-out tasks (``held_out_tasks``)."""
         cfg = self.cfg
         # the async rollout thread shares task_env and the env runner: take turns with it
         with self._async.lock if self._async is not None else contextlib.nullcontext():
-            tasks = held_out_tasks(self.task_env, cfg.eval_size)
+            tasks = self.held_out()
             share = tasks[self.world.rank :: self.world.size]
             # paused episodes keep their envs in the runner evaluation shares: it resets other slots
-            paused = self._partial.reserved_slots() if self._partial is not None else ()
-            trajs = run_episodes(self._make_env, share, 1, self.generator, self.tokenizer,
+            shared = self._eval_runner is self._env_runner
+            paused = self._partial.reserved_slots() if self._partial is not None and shared else ()
+            trajs = run_episodes(self._make_eval_env, share, 1, self.generator, self.tokenizer,
                                  dataclasses.replace(self._sampling(), temperature=0.0), cfg.max_turns, seed=EVAL_SEED_BASE,
-                                 runner=self._env_runner, reserved=paused)
+                                 runner=self._eval_runner, reserved=paused)
         correct = self.world.sum(sum(1 for t in trajs if t.verdict is not None and t.verdict.passed))
-        row = {"step": self.step, "eval_accuracy": correct / cfg.eval_size}
+        row = {"step": self.step, "eval_accuracy": correct / len(tasks)}
         for member, n in Counter(t.meta[MEMBER_KEY] for t in tasks if MEMBER_KEY in t.meta).items():  # a mixture's
             passed = sum(1 for t in trajs if t.task is not None and t.task.meta.get(MEMBER_KEY) == member
                          and t.verdict is not None and t.verdict.passed)
@@ -355,6 +369,26 @@ class GRPOTrainer:
             self._bar.note(f"step {self.step:>6}  {self._elapsed():7.0f}s  held-out accuracy {row['eval_accuracy']:.2f}"
                            + (f" ({members})" if members else ""))
         return row
+
+    def held_out(self) -> list[Task]:
+        """The evaluation tasks (``held_out_tasks`` of the evaluation env), drawn once."""
+        if self._held_out is None:
+            self._held_out = held_out_tasks(self.eval_task_env, self.cfg.eval_size)
+        return self._held_out
+
+    def _note_training_tasks_held_out(self) -> None:
+        """Say so when held-out tasks are training tasks too: an env whose tasks are a finite list (a
+        dataset) evaluated on that same list. Evaluation then measures recall, not generalisation."""
+        listed = getattr(self.task_env.unwrapped, "task_list", None)
+        training = listed() if callable(listed) else None
+        if not training:
+            return
+        held_out = self.held_out()
+        seen = len({t.id for t in held_out} & {t.id for t in training})
+        if seen:
+            print(f"assay: note: {seen} of the {len(held_out)} held-out tasks are training tasks too ({self.cfg.env_id}'s "
+                  "tasks are a finite list): evaluate on a held-out split with eval_env_kwargs, e.g. "
+                  "'eval_env_kwargs={split: test}' or '{path: test.jsonl}'", flush=True)
 
     def save(self, tag: str | None = None) -> Path | None:
         optimizer = self._optimizer_state()  # under fsdp a collective: every rank takes part, rank 0 writes
@@ -545,6 +579,9 @@ class GRPOTrainer:
 
     def _make_env(self):
         return assay.make(self.cfg.env_id, **self.cfg.env_kwargs)
+
+    def _make_eval_env(self):
+        return assay.make(self.cfg.env_id, **self.cfg.evaluation_env_kwargs)
 
     def _reward_stats(self, rewards: torch.Tensor, trajectories: list[Trajectory]) -> dict:
         passed = [t.verdict.passed for t in trajectories if t.verdict is not None]

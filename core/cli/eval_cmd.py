@@ -80,18 +80,18 @@ def run(args: argparse.Namespace) -> int:
         raise AssayError(f"--temperature must be >= 0 (0: greedy), got {temperature}")
     if args.samples > 1 and temperature == 0:
         raise AssayError("--samples > 1 with greedy decoding repeats one episode: set --temperature (e.g. 1.0)")
-    task_env = assay.make(cfg.env_id, **cfg.env_kwargs)
+    task_env = assay.make(cfg.env_id, **cfg.evaluation_env_kwargs)
     tasks = held_out_tasks(task_env, cfg.eval_size)
     params = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=temperature, top_p=cfg.top_p,
                             seed=args.seed if temperature else None)
 
     def evaluate(cfg):
         generator, tokenizer = _generator(cfg)
-        return evaluate_policy(generator, tokenizer, lambda: assay.make(cfg.env_id, **cfg.env_kwargs), tasks, params,
+        return evaluate_policy(generator, tokenizer, lambda: assay.make(cfg.env_id, **cfg.evaluation_env_kwargs), tasks, params,
                                args.samples, cfg.max_turns, seed=EVAL_SEED_BASE, env_threads=cfg.env_threads)
 
     if args.all_checkpoints:
-        return _all_checkpoints(args, cfg, run_config, evaluate, temperature)
+        return _all_checkpoints(args, cfg, run_config, evaluate, temperature, len(tasks))
     report, trajectories = evaluate(cfg)
     _print(report, cfg, model, temperature)
     if args.output:
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _all_checkpoints(args, cfg, run_config: Path | None, evaluate, temperature: float) -> int:
+def _all_checkpoints(args, cfg, run_config: Path | None, evaluate, temperature: float, n_tasks: int) -> int:
     """Every checkpoint of the run, oldest first, then best/: one row each, the highest marked."""
     import dataclasses
 
@@ -119,7 +119,7 @@ def _all_checkpoints(args, cfg, run_config: Path | None, evaluate, temperature: 
     models = [(p.name, p) for p in run.regular_checkpoints()] + ([("best", run.best)] if (run.best / "config.json").exists() else [])
     if not models:
         raise AssayError(f"{run.checkpoints} holds no checkpoint")
-    print(f"{len(models)} models of {_setting(args.model, cfg, temperature)}")
+    print(f"{len(models)} models of {_setting(args.model, cfg, temperature, n_tasks)}")
     reports = [(name, evaluate(dataclasses.replace(cfg, model=str(path)))[0]) for name, path in models]
     top = max(r.accuracy for _, r in reports)
     table = Table()
@@ -172,7 +172,7 @@ def _print(report, cfg, model: str, temperature: float) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    print(_setting(model, cfg, temperature))
+    print(_setting(model, cfg, temperature, report.tasks))
     table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -181,8 +181,8 @@ def _print(report, cfg, model: str, temperature: float) -> None:
     Console().print(table)
 
 
-def _setting(model: str, cfg, temperature: float) -> str:
+def _setting(model: str, cfg, temperature: float, n_tasks: int) -> str:
     """The line above a report: what was evaluated on what, and how it was sampled."""
     how = "greedy" if not temperature else f"temperature {temperature:g}"
-    return f"{model} on {cfg.env_id} {cfg.env_kwargs or ''}, {how}, {cfg.eval_size} held-out tasks"
+    return f"{model} on {cfg.env_id} {cfg.evaluation_env_kwargs or ''}, {how}, {n_tasks} held-out tasks"
 

@@ -264,3 +264,25 @@ def test_search_with_a_ray_scorer_matches_the_local_search(tmp_path):
         outputs[backend] = [json.loads(line) for line in out.read_text().splitlines()]
     assert outputs["ray"] == outputs["local"]
     assert any(r["passed"] for r in outputs["local"]) and not all(r["passed"] for r in outputs["local"])
+
+
+def test_evaluation_on_a_split_runs_on_ray_workers_of_its_own(model, tmp_path):
+    """eval_env_kwargs under backend=ray: the evaluation's envs are built on workers with those
+    arguments (responses cut to 1 character fail there), the training envs keep theirs."""
+    from assay.trainer.grpo import GRPOTrainer
+    from assay.trainer.ray_backend.env_workers import RayEnvRunner
+    from tests.trainer.test_eval_split import Answers, write_split
+
+    train_file, test_file = write_split(tmp_path / "train.jsonl", 0, 4), write_split(tmp_path / "test.jsonl", 100, 3)
+    accuracy = {}
+    for cut in (None, 1):
+        eval_kwargs = {"path": str(test_file), **({"max_response_chars": cut} if cut else {})}
+        trainer = GRPOTrainer(config(model, tmp_path / f"run{cut}", backend="ray", env_id="assay/math-v0", max_turns=1,
+                                     env_kwargs={"path": str(train_file)}, eval_env_kwargs=eval_kwargs), progress=False)
+        try:
+            assert isinstance(trainer._eval_runner, RayEnvRunner) and trainer._eval_runner is not trainer._env_runner
+            trainer.generator = Answers(trainer.tokenizer, r"\boxed{100}")
+            accuracy[cut] = trainer.evaluate()["eval_accuracy"]
+        finally:
+            trainer.close()
+    assert accuracy == {None: 0.5, 1: 0.0}  # eval_size=2: tasks 100 and 101
