@@ -434,10 +434,12 @@ class GRPOTrainer:
     def _reference(self, checkpoint: Path | None):
         """The KL reference: the policy the run started from. After a resume that is config.model, not
         the checkpoint (a reference that moved with each resume would change the objective)."""
+        if self._lora is not None:  # adapters off: the starting model, whatever they have learnt
+            from assay.trainer.lora import AdaptersOff
+
+            return AdaptersOff(self.policy, self._lora)
         if checkpoint is not None:
             ref = load_policy(self.cfg.model, self.cfg.run_dir, self.cfg.seed)[0]
-        elif self._lora is not None:  # B is zero before the first update: the merged copy is the starting model
-            ref = self._exportable()
         else:
             ref = copy.deepcopy(self.policy)
         return ref.to(self.device).eval().requires_grad_(False)

@@ -51,6 +51,25 @@ def merged_copy(model, adapted):
     return model if adapted is None else copy.deepcopy(adapted).merge_and_unload()
 
 
+class AdaptersOff:
+    """The KL reference of a LoRA run: the policy with its adapters switched off, which is the model
+    the run started from (the adapters are all that trains), without a second copy of the weights
+    (as TRL does for peft models). It offers what ``response_logprobs`` reads of a model."""
+
+    def __init__(self, model, adapted):
+        self.model, self.adapted = model, adapted
+
+    def base_model(self, *args, **kwargs):
+        with self.adapted.disable_adapter():
+            return self.model.base_model(*args, **kwargs)
+
+    def get_output_embeddings(self):
+        return self.model.get_output_embeddings()  # never adapted (add_lora leaves the head out)
+
+    def parameters(self):
+        return self.model.parameters()
+
+
 def trainable_state(model) -> dict:
     """The tensors a LoRA run trains (the adapters), by name: what its checkpoints must keep to
     resume exactly; the frozen base comes back from the starting model."""

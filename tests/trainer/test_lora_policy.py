@@ -74,3 +74,25 @@ def test_lora_targets_the_model_lacks_are_named_with_the_ones_it_has(model):
         add_lora(model, rank=2, targets="qproj,v_proj")
     add_lora(model, rank=2, targets="self_attn.q_proj,v_proj")  # names and dotted suffixes, as peft matches them
 
+
+
+def test_the_kl_reference_is_the_policy_with_its_adapters_off(model, tmp_path):
+    """No second copy of the weights: the reference reads the live model with the adapters switched
+    off, which gives the starting model's log-probs however far the adapters have moved, and leaves
+    them on afterwards."""
+    from assay.trainer.lora import AdaptersOff
+    from assay.trainer.policy import load_policy, response_logprobs
+    from tests.trainer.test_invariants import fixed_batch
+
+    trainer = GRPOTrainer(config(model, tmp_path, steps=2), progress=False)
+    trainer.train()
+    ref = trainer.ref_policy
+    assert isinstance(ref, AdaptersOff) and not any(isinstance(v, torch.Tensor) for v in vars(ref).values())
+    batch = fixed_batch()
+    start = load_policy(str(model), tmp_path)[0].eval()
+    with torch.no_grad():
+        expected = response_logprobs(start, batch)[0]
+        before = response_logprobs(trainer.policy, batch)[0]
+        torch.testing.assert_close(response_logprobs(ref, batch)[0], expected, rtol=0, atol=1e-6)
+        after = response_logprobs(trainer.policy, batch)[0]
+    assert torch.equal(before, after) and (before - expected).abs().max() > 1e-4  # the adapters moved, and are back on
