@@ -35,6 +35,7 @@ class SingleTurnEnv(gymnasium.Env[str, str]):
         max_response_chars: int = 1 << 20,
         verifier_options: dict | None = None,
         prompt_format: str | None = None,
+        system_prompt: str | None = None,
         **source_kwargs: Any,
     ):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -42,7 +43,12 @@ class SingleTurnEnv(gymnasium.Env[str, str]):
         if prompt_format is not None and not isinstance(prompt_format, str):
             raise TypeError(f"prompt_format must be a str.format template such as '{{expression}} =', "
                             f"got {type(prompt_format).__name__}")
+        if system_prompt is not None and not isinstance(system_prompt, str):
+            raise TypeError(f"system_prompt must be a str, got {type(system_prompt).__name__}")
         self.verifier_name = verifier
+        # The system message of every episode (replacing one a task brings), as verifiers' envs take
+        # one: set on the env, it reaches training, evaluation, search and `assay try` alike.
+        self.system_prompt = system_prompt
         # Rewrites each sampled task's prompt: a str.format template over ``prompt`` and the task's
         # meta keys. Procedural tasks carry ``expression``, so "{expression} =" gives the terse
         # prompts a tiny CPU model trains on in seconds rather than minutes (the long instruction
@@ -76,6 +82,18 @@ class SingleTurnEnv(gymnasium.Env[str, str]):
     def messages(self, task: Task) -> list[dict]:
         return list(task.prompt) if isinstance(task.prompt, list) else [{"role": "user", "content": task.prompt}]
 
+    def chat(self, task: Task) -> list[dict]:
+        """The episode's opening messages: :meth:`messages`, under ``system_prompt`` when one is set."""
+        messages = self.messages(task)
+        if self.system_prompt is None:
+            return messages
+        if messages and messages[0].get("role") == "system":
+            messages = messages[1:]
+        return [*self.system_messages(), *messages]
+
+    def system_messages(self) -> list[dict]:
+        return [] if self.system_prompt is None else [{"role": "system", "content": self.system_prompt}]
+
     def task_list(self) -> list[Task] | None:
         """Every task in order, as ``reset`` poses them, when the source is a finite list (a file, a
         dataset split); None for an endless generator. Evaluation takes its held-out tasks from the
@@ -108,7 +126,7 @@ class SingleTurnEnv(gymnasium.Env[str, str]):
         elif not isinstance(task, Task):
             raise TypeError(f"options['task'] must be an assay.Task, got {type(task).__name__}")
         self._task, self._seed, self._last, self._done = task, seed, None, False
-        return self.prompt_text(task), {"task": task, "messages": self.messages(task)}
+        return self.prompt_text(task), {"task": task, "messages": self.chat(task)}
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict]:
         if self._done or self._task is None:
@@ -120,7 +138,7 @@ class SingleTurnEnv(gymnasium.Env[str, str]):
         info = {
             "task": self._task,
             "verdict": verdict,
-            "messages": [*self.messages(self._task), {"role": "assistant", "content": action}],
+            "messages": [*self.chat(self._task), {"role": "assistant", "content": action}],
             "provenance": self.provenance(),
         }
         if self.render_mode == "human":

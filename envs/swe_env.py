@@ -90,7 +90,7 @@ class SWEEnv(SingleTurnEnv):
         self._steps = self._tokens = self._format_errors = 0
         obs = f"{instructions()}\n\n<issue>\n{self.prompt_text(self._task)}\n</issue>"
         self._tokens += self._count(obs)
-        self._transcript = [{"role": "user", "content": obs}]
+        self._transcript = [*self.system_messages(), {"role": "user", "content": obs}]
         # ``tools``: the JSON schema, for chat templates of function-calling models (``tools=``)
         return obs, {"task": self._task, "messages": list(self._transcript), "tools": TOOL_SCHEMAS}
 

@@ -75,6 +75,15 @@ def test_feedback_is_the_next_observation_and_a_retry_can_pass(make):
         env.step(RIGHT)
 
 
+def test_a_system_prompt_stays_at_the_head_of_the_transcript(make):
+    env = make(max_turns=2, system_prompt="You write Python.")
+    env.reset(options={"task": TASK})
+    env.step(WRONG)
+    info = env.step(RIGHT)[4]
+    assert [m["role"] for m in info["messages"]] == ["system", "user", "assistant", "user", "assistant"]
+    assert info["messages"][0]["content"] == "You write Python."
+
+
 def test_discounted_reward_pays_less_for_later_attempts(make):
     env = make(max_turns=3, reward_mode="discounted", discount=0.5)
     env.reset(options={"task": TASK})

@@ -56,3 +56,21 @@ def test_bad_source_arguments_are_clear_errors():
         assay.make("assay/math-v0", path="/no/such/file.jsonl")
     with pytest.raises(AssayError):
         assay.make("assay/math-v0", generator="arithmetic", path="x.jsonl")
+
+
+def test_a_system_prompt_opens_every_episode_and_replaces_a_tasks_own():
+    env = assay.make("assay/arithmetic-v0", difficulty=1, system_prompt="Think step by step.")
+    obs, info = env.reset(seed=0)
+    assert info["messages"] == [{"role": "system", "content": "Think step by step."}, {"role": "user", "content": obs}]
+    task = info["task"]
+    step_messages = env.step("\\boxed{0}")[4]["messages"]
+    assert step_messages[:2] == info["messages"] and step_messages[2]["role"] == "assistant"
+    from assay import Task
+
+    chat_task = Task("c", [{"role": "system", "content": "old"}, {"role": "user", "content": "1+1?"}], answer="2")
+    _, info = env.reset(options={"task": chat_task})
+    assert info["messages"] == [{"role": "system", "content": "Think step by step."}, {"role": "user", "content": "1+1?"}]
+    assert assay.make("assay/arithmetic-v0", difficulty=1).reset(seed=0)[1]["messages"][0]["role"] == "user"
+    assert task.prompt == obs  # the task itself is unchanged: the system prompt is the env's
+    with pytest.raises(TypeError, match="system_prompt must be a str"):
+        assay.make("assay/arithmetic-v0", system_prompt=["not", "text"])

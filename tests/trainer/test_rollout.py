@@ -48,6 +48,21 @@ def test_multiturn_ids_are_exactly_the_generated_ones_never_retokenized():
     assert [t.role for t in traj.turns] == ["user", "assistant", "environment", "assistant"]
 
 
+def test_an_envs_system_prompt_is_in_the_prompt_ids_the_policy_sees():
+    import assay
+
+    tok = build_tokenizer()
+    gen = ScriptedGenerator(tok, [tok.encode("1", add_special_tokens=False)])
+    def make():
+        return assay.make("assay/arithmetic-v0", difficulty=1, system_prompt="Answer in digits.")
+
+    task = make().reset(seed=0)[1]["task"]
+    (traj,) = run_episodes(make, [task], 1, gen, tok, SamplingParams(max_new_tokens=1), max_turns=1)
+    # the tiny model's chat template: a system message as itself, then "Q: <prompt>"
+    assert tok.decode(traj.prompt_ids, skip_special_tokens=True).startswith(f"Answer in digits.\nQ: {task.prompt}")
+    assert gen.seen[0][0] == list(traj.prompt_ids)
+
+
 def test_env_crash_marks_only_that_episode():
     tok = build_tokenizer()
     boom = [tok.convert_tokens_to_ids("x")]
