@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from assay.config import ConfigError
+from assay.trainer.loggers import parse_report_to
 from assay.trainer.losses import KL_ESTIMATORS, LOSS_AGG_MODES
 from assay.trainer.precision import PRECISIONS
 from assay.trainer.schedule import LR_SCHEDULES
@@ -30,7 +31,7 @@ ERROR_POLICIES = ("drop", "zero")
 GENERATORS = ("hf", "vllm")
 
 RESUMABLE_CHANGES = ("run_dir", "steps", "max_wall_s", "save_every", "keep_checkpoints", "keep_best", "eval_every", "eval_size",
-                     "log_samples", "gradient_checkpointing", "eval_env_kwargs",
+                     "log_samples", "gradient_checkpointing", "eval_env_kwargs", "report_to",
                      "device", "micro_batch_size", "length_sorted_micro_batches", "generation_batch_size", "ray_address",
                      "ray_workers", "step_timeout_s", "worker_retries", "env_threads", "generator_url", "generator_retries",
                      "lr", "max_grad_norm")
@@ -203,6 +204,10 @@ class GRPOConfig:
     keep_best: bool = False
     """Also keep the policy of the best held-out evaluation so far (highest eval_accuracy after step 0; a tie
     keeps the earlier) in run_dir/best: a Hugging Face directory, with best.json giving its step and accuracy."""
+    report_to: str = "tensorboard"
+    """Where metric rows go besides run_dir/metrics.jsonl, comma-separated: tensorboard (run_dir/tb), wandb (a W&B
+    run named after run_dir, continued by --resume; WANDB_PROJECT, WANDB_MODE=offline, ... as W&B reads them), or
+    none (assay.trainer.loggers)."""
     log_samples: int = 4
     """Episodes of each training step and each evaluation written as text to run_dir/samples.jsonl (and to
     TensorBoard's text tab), spread over the batch; `assay samples RUN_DIR` prints them (0: none)."""
@@ -279,6 +284,7 @@ class GRPOConfig:
                      "generation_batch_size",
                      "save_every", "eval_every", "eval_size"):
             need(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
+        parse_report_to(self.report_to)  # names each unknown sink
         need(self.log_samples >= 0, f"log_samples must be >= 0 (0 writes no samples), got {self.log_samples}")
         need(0 < self.clip_low < 1, f"clip_low must be in (0, 1), got {self.clip_low} (typical: 0.2)")
         need(self.clip_high > 0, f"clip_high must be > 0, got {self.clip_high} (typical: 0.2, DAPO 0.28)")

@@ -11,7 +11,6 @@ import contextlib
 import copy
 from collections import Counter
 import dataclasses
-import math
 import os
 import shutil
 import time
@@ -31,6 +30,7 @@ from assay.trainer.distributed import resolve_device
 from assay.trainer.evaluation import EVAL_SEED_BASE, held_out_tasks, member_accuracy
 from assay.trainer.generators.hf import HFGenerator
 from assay.trainer.generators.openai import OpenAIGenerator, ServerError
+from assay.trainer.loggers import MetricSink, open_sinks, parse_report_to
 from assay.trainer.policy import load_policy
 from assay.trainer.progress import StepProgress
 from assay.envs.episode import draw_task
@@ -169,7 +169,7 @@ class GRPOTrainer:
         if self.world.rank == 0:
             self._note_training_tasks_held_out()
         self._async = None  # the rollout thread, started by the first step when max_staleness > 0
-        self.tb = None
+        self._sinks: list[MetricSink] = []  # report_to, opened by train() on rank 0
         self._bar = None  # the progress bar while train() runs
 
     # ------------------------------------------------------------------------- the story
@@ -231,6 +231,9 @@ class GRPOTrainer:
         self._env_runner.close()
         if self._eval_runner is not self._env_runner:
             self._eval_runner.close()
+        for sink in self._sinks:
+            sink.close()
+        self._sinks = []
 
     def _evaluate_and_save(self, history: list[dict]) -> None:
         """Held-out evaluation and checkpoint on their schedules, and both after the last step."""
@@ -604,23 +607,16 @@ class GRPOTrainer:
             return
         self.run.path.mkdir(parents=True, exist_ok=True)
         (self.run.path / "config.yaml").write_text(to_yaml(self.cfg))
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.tb = SummaryWriter(str(self.run.path / "tb"), purge_step=self.step + 1 if self.step else None)
-        except ImportError:
-            self.tb = None
+        if not self._sinks:
+            self._sinks = open_sinks(parse_report_to(self.cfg.report_to), self.run.path, self.step, dataclasses.asdict(self.cfg))
 
     def _log(self, row: dict) -> None:
         if self.world.rank != 0:
             return
         row.setdefault("elapsed_s", round(self._elapsed(), 3))
         self.run.log(row)
-        if self.tb is not None:
-            for key, value in row.items():
-                if key != "step" and isinstance(value, (int, float)) and math.isfinite(value):
-                    self.tb.add_scalar(key, value, row["step"])
-            self.tb.flush()
+        for sink in self._sinks:  # report_to: TensorBoard, W&B
+            sink.log(row)
 
     def _log_samples(self, split: str, trajectories: list[Trajectory], rewards: list[float] | None = None) -> None:
         """``log_samples`` of this rank's episodes as text (rank 0's share under torchrun)."""
@@ -628,8 +624,8 @@ class GRPOTrainer:
             return
         rows = samples.sample_rows(self.step, split, trajectories, self.cfg.log_samples, rewards)
         self.run.log_samples(rows)
-        if self.tb is not None and rows:
-            self.tb.add_text(f"samples/{split}", samples.markdown(rows), self.step)
+        for sink in self._sinks if rows else ():
+            sink.log_samples(split, rows, self.step)
 
     def _progress(self):
         return StepProgress(self.cfg.steps, self.step, enabled=self.progress)
