@@ -3,6 +3,7 @@ in 20 lines of code, and the quick start names exactly the two make targets."""
 
 from __future__ import annotations
 
+import ast
 import re
 import shlex
 import subprocess
@@ -85,3 +86,17 @@ def test_search_snippet_runs_and_beam_search_beats_best_of_n():
     assert out.returncode == 0, out.stderr
     accuracy = dict(line.split() for line in out.stdout.splitlines())
     assert float(accuracy["beam"]) > float(accuracy["best_of_n"])
+
+
+def test_the_train_from_python_snippet_runs(tmp_path):
+    """As written, but one step in a temporary run directory (the README's 20 steps take minutes)."""
+    match = re.search(r"## Train from Python\n\n```python\n(.*?)```", README, re.S)
+    assert match, "README lost its Train from Python snippet"
+    code = match.group(1)
+    assert "steps=20" in code and 'run_dir="runs/py-grpo"' in code
+    code = code.replace("steps=20", "steps=1, eval_size=2, prompts_per_step=2, group_size=2, max_new_tokens=4")
+    code = code.replace('run_dir="runs/py-grpo"', f"run_dir={str(tmp_path / 'run')!r}")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    accuracies = ast.literal_eval(out.stdout.strip().splitlines()[-1])
+    assert len(accuracies) == 2 and all(0 <= a <= 1 for a in accuracies)  # before and after the one step
