@@ -153,6 +153,31 @@ class EnvMixture(gymnasium.Env[str, str]):
         u = np.random.default_rng((MEMBER_SEED_TAG, seed)).random()
         return self.members[min(int(np.searchsorted(self._cumulative, u, side="right")), len(self.members) - 1)]
 
+    def task_list(self) -> list[Task] | None:
+        """Every member's tasks, tagged, interleaved by weight (smooth weighted round-robin: each
+        prefix holds the members in proportion to their weights, as far as their lists last), when
+        every member's tasks are a finite list; else None (evaluation then draws by seed)."""
+        lists = []
+        for m in self.members:
+            listed = getattr(self.member(m.name).unwrapped, "task_list", None)
+            tasks = listed() if callable(listed) else None
+            if tasks is None:
+                return None
+            lists.append([tag(t, m.name) for t in tasks])
+        weights = [m.weight for m in self.members]
+        credit, taken, out = [0.0] * len(lists), [0] * len(lists), []
+        while True:
+            open_ = [i for i in range(len(lists)) if taken[i] < len(lists[i])]
+            if not open_:
+                return out
+            total = sum(weights[i] for i in open_)
+            for i in open_:
+                credit[i] += weights[i]
+            pick = max(open_, key=lambda i: credit[i])  # ties: the member listed first
+            credit[pick] -= total
+            out.append(lists[pick][taken[pick]])
+            taken[pick] += 1
+
     def _member_of(self, task: Task) -> str:
         name = task.meta.get(MEMBER_KEY)
         if not any(m.name == name for m in self.members):

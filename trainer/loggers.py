@@ -103,14 +103,30 @@ class WandbSink:
             id_file.write_text(secrets.token_hex(8))
         self.run = wandb.init(project=os.environ.get("WANDB_PROJECT", "assay"), name=run_dir.name,
                               id=id_file.read_text().strip(), resume="allow", dir=str(run_dir), config=config)
+        # One W&B call per step, committed: a step's training row, evaluation row and samples arrive
+        # one after another, and W&B drops whatever comes for a step after it was committed.
+        self._step: int | None = None
+        self._pending: dict = {}
 
     def log(self, row: dict) -> None:
-        self.run.log(scalars(row), step=int(row["step"]))
+        self._stage(int(row["step"]), scalars(row))
 
     def log_samples(self, split: str, rows: list[dict], step: int) -> None:
         data = [[r["task_id"], r["prompt"], "\n\n".join(f"{t['role']}: {t['text']}" for t in r["turns"]),
                  None if r["answer"] is None else str(r["answer"]), r["reward"], r["passed"], r["feedback"]] for r in rows]
-        self.run.log({f"samples/{split}": self.wandb.Table(columns=list(SAMPLE_COLUMNS), data=data)}, step=step)
+        self._stage(step, {f"samples/{split}": self.wandb.Table(columns=list(SAMPLE_COLUMNS), data=data)})
+
+    def _stage(self, step: int, data: dict) -> None:
+        if self._step is not None and step != self._step:
+            self._commit()
+        self._step = step
+        self._pending.update(data)
+
+    def _commit(self) -> None:
+        if self._step is not None:
+            self.run.log(self._pending, step=self._step, commit=True)
+        self._step, self._pending = None, {}
 
     def close(self) -> None:
+        self._commit()
         self.run.finish()

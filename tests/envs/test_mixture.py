@@ -237,3 +237,24 @@ def test_the_docs_configs_build_the_mixture_they_describe(tmp_path):
     assert [(m.name, m.weight) for m in env.unwrapped.members] == [("assay/arithmetic-v0", 3.0), ("assay/modchain-v0", 1.0)]
     members = parse_members(yaml.safe_load(list_yaml)["env_kwargs"]["envs"])
     assert [m.name for m in members] == ["modchain-easy", "modchain-hard", "assay/code-v0"]
+
+
+def test_a_mixture_of_task_lists_lists_them_interleaved_by_weight(tmp_path):
+    """Held-out evaluation then takes each member's first tasks in proportion to its weight."""
+    import json
+
+    from assay.trainer.evaluation import held_out_tasks
+
+    def split(name, n):
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("".join(json.dumps({"problem": f"{name} {k}", "answer": str(k)}) + "\n" for k in range(n)))
+        return str(path)
+
+    env = assay.make("assay/mix-v0", envs=[{"id": "assay/math-v0", "name": "a", "weight": 2, "kwargs": {"path": split("a", 5)}},
+                                           {"id": "assay/math-v0", "name": "b", "kwargs": {"path": split("b", 2)}}])
+    listed = env.unwrapped.task_list()
+    assert [t.meta[MEMBER_KEY] + t.answer for t in listed] == ["a0", "b0", "a1", "a2", "b1", "a3", "a4"]
+    assert [t.id for t in held_out_tasks(env, 3)] == [t.id for t in listed[:3]]
+    obs, info = env.reset(options={"task": listed[1]})
+    assert obs == "b 0" and info["task"] == listed[1]  # listed tasks are posed as the mixture's own
+    assert assay.make("assay/mix-v0").unwrapped.task_list() is None  # endless generators: drawn by seed
