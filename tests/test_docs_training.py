@@ -3,11 +3,13 @@ field), its algorithm table matches the presets, and the error it quotes is the 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
 import pytest
 
+from assay.cli.main import build_parser
 from assay.config import ConfigError, load
 from assay.trainer.config import ALGORITHMS, GRPOConfig
 
@@ -35,3 +37,21 @@ def test_the_quoted_error_is_the_real_one():
     with pytest.raises(ConfigError) as e:
         load(GRPOConfig, None, ["temperature=0"])
     assert str(e.value) == quoted
+
+
+def test_the_coming_from_tables_name_real_settings_and_values():
+    """docs/coming_from.md: every assay setting in its tables' first column is a GRPOConfig field,
+    and every value it gives one (``algorithm=dapo``, ``clip_high=0.28``) is accepted."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "coming_from.md").read_text()
+    first_cells = [line.split("|")[1] for line in doc.splitlines() if line.startswith("| `")]
+    assert len(first_cells) >= 30
+    fields = {f.name for f in dataclasses.fields(GRPOConfig)}
+    for cell in first_cells:
+        for setting in re.findall(r"`([^`]+)`", cell):
+            if setting.startswith("--"):  # a flag of `assay train`
+                build_parser().parse_args(["train", setting])
+                continue
+            name, _, values = setting.partition("=")
+            assert name in fields, f"docs/coming_from.md names {name!r}, which GRPOConfig lacks"
+            for value in (v.strip() for v in values.split("/") if v.strip()):
+                load(GRPOConfig, None, [f"{name}={value}"])  # raises ConfigError on a value it refuses
