@@ -28,11 +28,16 @@ def held_out_tasks(task_env, n: int) -> list[Task]:
     settings, in every run and every evaluation. An env whose tasks are a finite list
     (``task_list()``: a file, a dataset split) gives its first ``n`` in order, each once (all of
     them when it has fewer); any other is reset with seeds no training step draws."""
-    listed = getattr(task_env.unwrapped, "task_list", None)
-    tasks = listed() if callable(listed) else None
+    tasks = task_list(task_env)
     if tasks is not None:
         return list(tasks[:n])
     return [draw_task(task_env, EVAL_SEED_BASE + i) for i in range(n)]
+
+
+def task_list(env) -> list[Task] | None:
+    """The env's tasks in order when they are a finite list (its ``task_list()``), else None."""
+    listed = getattr(env.unwrapped, "task_list", None)
+    return listed() if callable(listed) else None
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections import Counter
 import dataclasses
 import os
 import shutil
 import time
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -27,7 +27,7 @@ from assay.trainer.batch import collate
 from assay.trainer.config import RESUMABLE_CHANGES, GRPOConfig
 from assay.trainer.dense import learned_rewards
 from assay.trainer.distributed import resolve_device
-from assay.trainer.evaluation import EVAL_SEED_BASE, held_out_tasks, member_accuracy
+from assay.trainer.evaluation import EVAL_SEED_BASE, held_out_tasks, member_accuracy, task_list
 from assay.trainer.generators.hf import HFGenerator
 from assay.trainer.generators.openai import OpenAIGenerator, ServerError
 from assay.trainer.loggers import MetricSink, open_sinks, parse_report_to
@@ -162,6 +162,8 @@ class GRPOTrainer:
         if config.eval_env_kwargs:
             self.eval_task_env = assay.make(config.env_id, **config.evaluation_env_kwargs)
             if config.backend == "ray":
+                from assay.trainer.ray_backend.env_workers import runner_from_config
+
                 self._eval_runner = runner_from_config(dataclasses.replace(config, env_kwargs=config.evaluation_env_kwargs))
             else:
                 self._eval_runner = LocalEnvRunner(self._make_eval_env, threads=config.env_threads)
@@ -382,12 +384,10 @@ class GRPOTrainer:
     def _note_training_tasks_held_out(self) -> None:
         """Say so when held-out tasks are training tasks too: an env whose tasks are a finite list (a
         dataset) evaluated on that same list. Evaluation then measures recall, not generalisation."""
-        listed = getattr(self.task_env.unwrapped, "task_list", None)
-        training = listed() if callable(listed) else None
-        if not training:
+        if task_list(self.task_env) is None:
             return
         held_out = self.held_out()
-        seen = len({t.id for t in held_out} & {t.id for t in training})
+        seen = len({t.id for t in held_out} & {t.id for t in task_list(self.task_env)})
         if seen:
             print(f"assay: note: {seen} of the {len(held_out)} held-out tasks are training tasks too ({self.cfg.env_id}'s "
                   "tasks are a finite list): evaluate on a held-out split with eval_env_kwargs, e.g. "
