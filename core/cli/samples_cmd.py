@@ -13,6 +13,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        epilog="examples: assay samples runs/grpo    assay samples runs/grpo --step 0 --split eval --failed")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--step", type=int, help="the step to show (default: the latest logged)")
+    p.add_argument("--task", metavar="TASK_ID", help="this task's episodes at every step logged, oldest first (held-out "
+                                                    "tasks recur at each evaluation: how its answer changed)")
     p.add_argument("--split", choices=("train", "eval"), help="only training episodes, or only held-out ones")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--failed", action="store_true", help="only episodes that did not pass")
@@ -33,29 +35,38 @@ def run(args: argparse.Namespace) -> int:
                          f"(run with log_samples >= 1, the default)?")
     if args.split:
         rows = [r for r in rows if r["split"] == args.split]
-    steps = sorted({r["step"] for r in rows})
-    step = steps[-1] if args.step is None else args.step
-    if step not in steps:
-        near = ", ".join(map(str, steps[-10:])) or "none"
-        raise AssayError(f"no {args.split + ' ' if args.split else ''}samples at step {step}; logged steps: {near}")
-    rows = [r for r in rows if r["step"] == step and (not args.failed or not r["passed"]) and (not args.passed or r["passed"])]
+    if args.task is not None:
+        if args.step is not None:
+            raise AssayError("--task shows every step of one task: leave out --step")
+        rows = [r for r in rows if r["task_id"] == args.task]
+        if not rows:
+            raise AssayError(f"no samples of task {args.task!r} in {run_dir.samples_path} (task ids are in the panel titles, "
+                             "or in --json's task_id)")
+    else:
+        steps = sorted({r["step"] for r in rows})
+        step = steps[-1] if args.step is None else args.step
+        if step not in steps:
+            near = ", ".join(map(str, steps[-10:])) or "none"
+            raise AssayError(f"no {args.split + ' ' if args.split else ''}samples at step {step}; logged steps: {near}")
+        rows = [r for r in rows if r["step"] == step]
+    rows = [r for r in rows if (not args.failed or not r["passed"]) and (not args.passed or r["passed"])]
     rows = rows[: args.n] if args.n is not None else rows
     if args.json:
         for row in rows:
             print(json.dumps(row, ensure_ascii=False))
         return 0
-    _print(rows, step)
+    _print(rows)
     return 0
 
 
-def _print(rows: list[dict], step: int) -> None:
+def _print(rows: list[dict]) -> None:
     from rich.console import Console
     from rich.panel import Panel
     from rich.text import Text
 
     console = Console()
     if not rows:
-        console.print(f"step {step}: no episode matches")
+        console.print("no episode matches")
     for row in rows:
         body = Text()
         body.append(row["prompt"] or "(empty prompt)", style="dim")

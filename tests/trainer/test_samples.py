@@ -104,6 +104,11 @@ def test_assay_samples_prints_the_latest_step_and_filters(model, tmp_path, capsy
     assert main(["samples", str(run_dir), "--split", "eval", "--failed", "--json", "-n", "1"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(rows) <= 1 and all(r["split"] == "eval" and not r["passed"] for r in rows)
+    task = RunDir(run_dir).sample_rows()[0]["task_id"]  # the first held-out task, evaluated at steps 0 and 2
+    assert main(["samples", str(run_dir), "--task", task, "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["step"], r["split"], r["task_id"]) for r in rows] == [(0, "eval", task), (2, "eval", task)]
+    assert main(["samples", str(run_dir), "--task", "nope"]) == 2 and "no samples of task 'nope'" in capsys.readouterr().err
     assert main(["samples", str(run_dir), "--step", "9"]) == 2
     assert "no samples at step 9; logged steps: 0, 1, 2" in capsys.readouterr().err
     assert main(["samples", str(tmp_path / "nothing")]) == 2
