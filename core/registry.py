@@ -94,9 +94,10 @@ def spec(env_id: str) -> EnvSpec:
     return found
 
 
-def import_env_module(module: str) -> None:
-    """Import the module a ``"module:env_id"`` names. A console script (``assay``) does not look in
-    the current directory as ``python -m`` does, so it is tried there too before giving up."""
+def import_env_module(module: str, named_by: str = "the env id") -> None:
+    """Import the module a ``"module:env_id"`` (or a ``"module:attr"`` verifier) names. A console
+    script (``assay``) does not look in the current directory as ``python -m`` does, so it is tried
+    there too before giving up."""
     try:
         importlib.import_module(module)
         return
@@ -109,8 +110,8 @@ def import_env_module(module: str) -> None:
             return
         except ModuleNotFoundError as e:
             missing = e.name
-    raise AssayError(f"cannot import {module!r} (no module named {missing!r}), which the env id {module}:... names to "
-                     "register its env: put it in the current directory or on PYTHONPATH")
+    raise AssayError(f"cannot import {module!r} (no module named {missing!r}), which {named_by} {module}:... names: "
+                     "put it in the current directory or on PYTHONPATH")
 
 
 def make(env_id: str | EnvSpec, **kwargs: Any) -> gymnasium.Env:

@@ -39,6 +39,32 @@ def available() -> list[str]:
     return sorted(_FACTORIES)
 
 
+def _user_factory(name: str) -> Callable[..., Verifier]:
+    """``"module:attr"``: a class is the factory (its instances verify); a function is a reward
+    function. Classes and functions are told apart by kind, never by their arguments."""
+    from assay.errors import AssayError
+    from assay.registry import import_env_module
+
+    module, _, attr = name.partition(":")
+    import_env_module(module, named_by="the verifier")
+    obj = getattr(importlib.import_module(module), attr, None)
+    if obj is None:
+        raise AssayError(f"module {module!r} has no {attr!r}, which the verifier {name} names")
+    if isinstance(obj, type):
+        return obj
+    if not callable(obj):
+        raise AssayError(f"{name} is a {type(obj).__name__}; name a Verifier class or a function (task, response) -> reward")
+
+    def reward_function(**options: Any) -> Verifier:
+        if options:
+            raise AssayError(f"{name} is a reward function and takes no verifier_options (got {', '.join(options)})")
+        from assay.verifiers.function import FunctionVerifier
+
+        return FunctionVerifier(obj, name)
+
+    return reward_function
+
+
 def _resolve(factory: str | Callable[..., Verifier]) -> Callable[..., Verifier]:
     if callable(factory):
         return factory
@@ -48,9 +74,14 @@ def _resolve(factory: str | Callable[..., Verifier]) -> Callable[..., Verifier]:
 
 def get(name: str, **options: Any) -> Verifier:
     """The verifier for a domain or name. Without options the instance is shared (verifiers are
-    thread-safe); with options a new one is built."""
+    thread-safe); with options a new one is built. ``"module:attr"`` names a user's verifier class
+    (built with the options) or reward function (``assay.verifiers.function``), imported on first use."""
     if name not in _FACTORIES:
-        raise did_you_mean(name, available(), "verifier")
+        if ":" not in name:
+            raise did_you_mean(name, available(), "verifier")
+        factory = _user_factory(name)
+        with _lock:
+            _FACTORIES.setdefault(name, factory)
     if options:
         return _resolve(_FACTORIES[name])(**options)
     with _lock:
