@@ -82,13 +82,15 @@ def test_a_model_without_support_is_refused_with_the_fix():
         enable_gradient_checkpointing(m)
 
 
-def test_the_trainer_with_checkpointing_trains_to_the_same_weights(tmp_path):
+@pytest.mark.parametrize("lora_rank", [0, 4], ids=["full", "lora"])
+def test_the_trainer_with_checkpointing_trains_to_the_same_weights(tmp_path, lora_rank):
+    """With LoRA too: frozen blocks are recomputed, and the adapters inside them get their gradients."""
     tiny = save_tiny(tmp_path / "tiny", hidden_size=32, layers=2, heads=2)
     weights = {}
     for on in (False, True):
         cfg = GRPOConfig(model=str(tiny), run_dir=str(tmp_path / str(on)), steps=2, save_every=2, eval_every=2, eval_size=2,
                          prompts_per_step=2, group_size=4, max_new_tokens=6, env_kwargs={"difficulty": 1}, seed=5,
-                         kl_coef=0.05, gradient_checkpointing=on)
+                         kl_coef=0.05, gradient_checkpointing=on, lora_rank=lora_rank, **({"lr": 1e-2} if lora_rank else {}))
         trainer = GRPOTrainer(cfg, progress=False)
         trainer.train()
         trainer.close()
