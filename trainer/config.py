@@ -31,7 +31,8 @@ ERROR_POLICIES = ("drop", "zero")
 GENERATORS = ("hf", "vllm")
 
 RESUMABLE_CHANGES = ("run_dir", "steps", "max_wall_s", "save_every", "keep_checkpoints", "keep_best", "eval_every", "eval_size",
-                     "log_samples", "gradient_checkpointing", "eval_env_kwargs", "report_to",
+                     "log_samples", "gradient_checkpointing", "eval_env_kwargs", "report_to", "eval_samples",
+                     "eval_temperature",
                      "device", "micro_batch_size", "length_sorted_micro_batches", "generation_batch_size", "ray_address",
                      "ray_workers", "step_timeout_s", "worker_retries", "env_threads", "generator_url", "generator_retries",
                      "lr", "max_grad_norm")
@@ -197,6 +198,12 @@ class GRPOConfig:
     eval_size: int = 64
     """Held-out tasks in each evaluation: drawn with seeds disjoint from training, or, where the env's tasks are a
     finite list (a file, a dataset split), its first eval_size tasks, each once (all of them when it has fewer)."""
+    eval_samples: int = 1
+    """Episodes per held-out task in each evaluation. 1: greedy, eval_accuracy. k > 1: sampled at eval_temperature
+    (the same sampling seed at every evaluation), eval_accuracy is then the mean over samples (pass@1), and rows add
+    eval_pass@j for j = 2, 4, ..., k (Chen et al.'s unbiased estimator)."""
+    eval_temperature: float = 1.0
+    """Sampling temperature of evaluations with eval_samples > 1."""
     eval_env_kwargs: dict = field(default_factory=dict)
     """Environment arguments evaluation runs under instead, over env_kwargs: e.g. {split: test} or {path: test.jsonl}
     for a held-out split. {}: the training env's, which for a finite task list means evaluating on training tasks
@@ -285,6 +292,9 @@ class GRPOConfig:
                      "save_every", "eval_every", "eval_size"):
             need(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
         parse_report_to(self.report_to)  # names each unknown sink
+        need(self.eval_samples >= 1, f"eval_samples must be >= 1 (1: greedy), got {self.eval_samples}")
+        need(self.eval_temperature > 0, f"eval_temperature must be > 0 (eval_samples=1 is the greedy evaluation), "
+                                        f"got {self.eval_temperature}")
         need(self.log_samples >= 0, f"log_samples must be >= 0 (0 writes no samples), got {self.log_samples}")
         need(0 < self.clip_low < 1, f"clip_low must be in (0, 1), got {self.clip_low} (typical: 0.2)")
         need(self.clip_high > 0, f"clip_high must be > 0, got {self.clip_high} (typical: 0.2, DAPO 0.28)")

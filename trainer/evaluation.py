@@ -18,6 +18,7 @@ from assay.protocols import Generator, SamplingParams
 from assay.envs.episode import draw_task
 from assay.envs.mixture import MEMBER_KEY
 from assay.trainer.rollout import LocalEnvRunner, run_episodes
+from assay.trainer.run_state import derive_seed
 from assay.types import Task, Trajectory
 
 EVAL_SEED_BASE = 10**9  # held-out tasks come from seeds no training step draws
@@ -88,15 +89,28 @@ def evaluate_policy(generator: Generator, tokenizer, make_env: Callable, tasks: 
         runner.close()
     passed = [t.verdict is not None and t.verdict.passed for t in trajectories]
     per_task = [sum(passed[i * samples:(i + 1) * samples]) for i in range(len(tasks))]
-    ks = sorted({k for k in (2 ** j for j in range(samples.bit_length())) if k <= samples} | {samples})
     report = EvalReport(
         tasks=len(tasks), samples=samples, accuracy=sum(passed) / len(passed),
-        pass_at={k: sum(pass_at_k(samples, c, k) for c in per_task) / len(tasks) for k in ks},
+        pass_at={k: total / len(tasks) for k, total in pass_at_sums(per_task, samples).items()},
         mean_reward=sum(t.reward for t in trajectories) / len(trajectories),
         mean_response_tokens=sum(sum(t.loss_mask) for t in trajectories) / len(trajectories),
         errors=sum(t.verdict is None or t.verdict.error is not None for t in trajectories),
         by_member=member_accuracy(tasks, passed, samples))
     return report, trajectories
+
+
+def eval_sampling_seed(run_seed: int, rank: int = 0) -> int:
+    """The sampling seed of a sampled evaluation (``eval_samples`` > 1): the trainer's at every
+    evaluation, and ``assay eval``'s default, so it reproduces what a one-process run logged."""
+    return derive_seed(run_seed, EVAL_SEED_BASE, rank)
+
+
+def pass_at_sums(correct_per_task: Sequence[int], samples: int) -> dict[int, float]:
+    """``{k: sum over tasks of pass@k}`` for k = 1, 2, 4, ... up to ``samples`` and ``samples``
+    itself, from each task's number of correct episodes out of ``samples``. Sums, so that ranks'
+    shares add up before dividing by the number of tasks."""
+    ks = sorted({k for k in (2 ** j for j in range(samples.bit_length())) if k <= samples} | {samples})
+    return {k: sum(pass_at_k(samples, c, k) for c in correct_per_task) for k in ks}
 
 
 def member_accuracy(tasks: Sequence[Task], passed: Sequence[bool], samples: int) -> dict[str, float]:

@@ -27,7 +27,8 @@ from assay.trainer.batch import collate
 from assay.trainer.config import RESUMABLE_CHANGES, GRPOConfig
 from assay.trainer.dense import learned_rewards
 from assay.trainer.distributed import resolve_device
-from assay.trainer.evaluation import EVAL_SEED_BASE, held_out_tasks, member_accuracy, task_list
+from assay.trainer.evaluation import (EVAL_SEED_BASE, eval_sampling_seed, held_out_tasks, member_accuracy, pass_at_sums,
+                                      task_list)
 from assay.trainer.generators.hf import HFGenerator
 from assay.trainer.generators.openai import OpenAIGenerator, ServerError
 from assay.trainer.loggers import MetricSink, open_sinks, parse_report_to
@@ -358,15 +359,19 @@ class GRPOTrainer:
             # paused episodes keep their envs in the runner evaluation shares: it resets other slots
             shared = self._eval_runner is self._env_runner
             paused = self._partial.reserved_slots() if self._partial is not None and shared else ()
-            trajs = run_episodes(self._make_eval_env, share, 1, self.generator, self.tokenizer,
-                                 dataclasses.replace(self._sampling(), temperature=0.0), cfg.max_turns, seed=EVAL_SEED_BASE,
-                                 runner=self._eval_runner, reserved=paused)
-        correct = self.world.sum(sum(1 for t in trajs if t.verdict is not None and t.verdict.passed))
-        row = {"step": self.step, "eval_accuracy": correct / len(tasks)}
+            k = cfg.eval_samples
+            trajs = run_episodes(self._make_eval_env, share, k, self.generator, self.tokenizer, self._eval_sampling(),
+                                 cfg.max_turns, seed=EVAL_SEED_BASE, runner=self._eval_runner, reserved=paused)
+        passed = [t.verdict is not None and t.verdict.passed for t in trajs]  # k per task, in task order
+        row = {"step": self.step, "eval_accuracy": self.world.sum(sum(passed)) / (len(tasks) * k)}
+        if k > 1:  # every rank: the same k values in the same order
+            per_task = [sum(passed[i * k:(i + 1) * k]) for i in range(len(share))]
+            for j, total in pass_at_sums(per_task, k).items():
+                if j > 1:
+                    row[f"eval_pass@{j}"] = self.world.sum(total) / len(tasks)
         for member, n in Counter(t.meta[MEMBER_KEY] for t in tasks if MEMBER_KEY in t.meta).items():  # a mixture's
-            passed = sum(1 for t in trajs if t.task is not None and t.task.meta.get(MEMBER_KEY) == member
-                         and t.verdict is not None and t.verdict.passed)
-            row[f"eval_accuracy/{member}"] = self.world.sum(passed) / n  # every rank: the same members in the same order
+            mine = sum(ok for t, ok in zip(trajs, passed) if t.task is not None and t.task.meta.get(MEMBER_KEY) == member)
+            row[f"eval_accuracy/{member}"] = self.world.sum(mine) / (n * k)  # every rank: the same members in the same order
         self._log(row)
         self._log_samples("eval", trajs)
         if self.report and self.world.rank == 0 and self._bar is not None:
@@ -558,6 +563,14 @@ class GRPOTrainer:
     def _sampling(self, seed: int | None = None) -> SamplingParams:
         return SamplingParams(max_new_tokens=self.cfg.max_new_tokens, temperature=self.cfg.temperature,
                               top_p=self.cfg.top_p, stop=(), seed=seed)
+
+    def _eval_sampling(self) -> SamplingParams:
+        """Greedy for one episode per task; else eval_temperature with the same seed at every
+        evaluation (common random numbers: two evaluations differ by the policy, not the draw)."""
+        if self.cfg.eval_samples == 1:
+            return dataclasses.replace(self._sampling(), temperature=0.0)
+        return dataclasses.replace(self._sampling(eval_sampling_seed(self.cfg.seed, self.world.rank)),
+                                   temperature=self.cfg.eval_temperature)
 
     def _sampling_seed(self) -> int:
         """The sampling seed of a rollout, a function of the run's seed, the data position and the rank

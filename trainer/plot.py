@@ -30,9 +30,16 @@ PANELS = [
 CATEGORY_PREFIX = "acc/"
 # a single run's breakdowns, drawn as extra lines in their panel: reward-model categories, and the
 # members of an environment mixture (assay.envs.mixture)
-BREAKDOWNS = {"pairwise_accuracy": CATEGORY_PREFIX, "eval_accuracy": "eval_accuracy/", "accuracy": "accuracy/"}
+BREAKDOWNS = {"pairwise_accuracy": (CATEGORY_PREFIX,), "eval_accuracy": ("eval_pass@", "eval_accuracy/"),
+              "accuracy": ("accuracy/",)}
 # logged as exactly 0 when the run has no such term (kl_coef=0): a flat panel would say nothing
 ZERO_WHEN_OFF = {"kl"}
+
+
+def _natural(key: str) -> tuple:
+    """Sort eval_pass@16 after eval_pass@2."""
+    head, _, tail = key.rpartition("@")
+    return (head, int(tail)) if tail.isdigit() else (key, 0)
 
 
 def moving_mean(values: Sequence[float], window: int) -> list[float]:
@@ -55,7 +62,8 @@ def run_labels(run_dirs: Sequence[str | Path]) -> list[str]:
 def curves(run_dirs: Sequence[str | Path]) -> dict[str, list[tuple[str, list[int], list[float]]]]:
     """``{metric: [(label, steps, values), ...]}`` for every known metric any run logged, one line
     per run (a single run adds a line per breakdown: ``acc/<category>`` of a reward model to its pairwise
-    panel, ``eval_accuracy/<member>`` and ``accuracy/<member>`` of an environment mixture to theirs)."""
+    panel, ``eval_pass@k`` of sampled evaluations and ``eval_accuracy/<member>`` / ``accuracy/<member>`` of an
+    environment mixture to theirs)."""
     rows_of = []
     for d in run_dirs:
         run = RunDir(d)
@@ -70,9 +78,10 @@ def curves(run_dirs: Sequence[str | Path]) -> dict[str, list[tuple[str, list[int
         lines = []
         for label, rows in zip(labels, rows_of):
             names = [(key, label if len(run_dirs) > 1 else "all")]
-            if key in BREAKDOWNS and len(run_dirs) == 1:
-                prefix = BREAKDOWNS[key]
-                names += [(c, c.removeprefix(prefix)) for c in sorted({k for r in rows for k in r if k.startswith(prefix)})]
+            for prefix in BREAKDOWNS.get(key, ()) if len(run_dirs) == 1 else ():
+                shown = "eval_" if prefix == "eval_pass@" else prefix  # lines read pass@4, arith, far
+                keys = sorted({k for r in rows for k in r if k.startswith(prefix)}, key=_natural)
+                names += [(c, c.removeprefix(shown)) for c in keys]
             for name, line_label in names:
                 pts = [(r["step"], r[name]) for r in rows if name in r]
                 if pts:

@@ -25,10 +25,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("model", metavar="MODEL")
     p.add_argument("--config", help="YAML file of GRPOConfig fields (default: the run's config.yaml, if MODEL is in a run)")
-    p.add_argument("--samples", type=int, default=1, help="episodes per task (pass@k for k up to this; default 1)")
+    p.add_argument("--samples", type=int, default=None,
+                   help="episodes per task (pass@k for k up to this; default: the config's eval_samples, 1)")
     p.add_argument("--temperature", type=float, default=None,
-                   help="sampling temperature (default: greedy with one sample, the config's temperature with more)")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed (with a temperature)")
+                   help="sampling temperature (default: greedy with one sample, the config's eval_temperature with more)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="sampling seed (with a temperature; default: the one the trainer's evaluations use)")
     p.add_argument("--output", metavar="FILE.jsonl", help="write the trajectories here (assay rescore reads them)")
     p.add_argument("--all-checkpoints", action="store_true",
                    help="MODEL a run directory: evaluate every checkpoint in it (and best/), one row each")
@@ -63,19 +65,22 @@ def run(args: argparse.Namespace) -> int:
     from assay.config import load
     from assay.protocols import SamplingParams
     from assay.trainer.config import GRPOConfig
-    from assay.trainer.evaluation import EVAL_SEED_BASE, evaluate_policy, held_out_tasks
+    from assay.trainer.evaluation import EVAL_SEED_BASE, eval_sampling_seed, evaluate_policy, held_out_tasks
 
-    if args.samples < 1:
+    if args.samples is not None and args.samples < 1:
         raise AssayError(f"--samples must be >= 1, got {args.samples}")
     model, run_config = resolve(args.model)
     config_path = args.config or (str(run_config) if run_config else None)
     cfg = load(GRPOConfig, config_path, [*args.overrides, f"model={model}"])
+    # defaults: the run's own evaluation, so `assay eval RUN` gives what it logged
+    args.samples = cfg.eval_samples if args.samples is None else args.samples
+    args.seed = eval_sampling_seed(cfg.seed) if args.seed is None else args.seed
     if config_path:
         print(f"settings from {config_path}")
     if cfg.generator_url and not any(o.startswith("generator_url=") for o in args.overrides):
         # the run's server holds whatever weights it loaded last, not necessarily MODEL's
         cfg = dataclasses.replace(cfg, generator_url="")
-    temperature = args.temperature if args.temperature is not None else (0.0 if args.samples == 1 else cfg.temperature)
+    temperature = args.temperature if args.temperature is not None else (0.0 if args.samples == 1 else cfg.eval_temperature)
     if temperature < 0:
         raise AssayError(f"--temperature must be >= 0 (0: greedy), got {temperature}")
     if args.samples > 1 and temperature == 0:
