@@ -150,7 +150,7 @@ class SingleTurnEnv(gymnasium.Env[str, str]):
         return Provenance(
             env_id=spec.id if spec else "",
             seed=self._seed,
-            verifier=self.verifier.name,
+            verifier=self.verifier_name,  # the name `verifiers.get` rebuilds it by (assay rescore)
             verifier_version=self.verifier.version,
         )
 

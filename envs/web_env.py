@@ -206,7 +206,7 @@ class WebEnv(gymnasium.Env[str, str]):
 
     def provenance(self) -> Provenance:
         spec = self.spec or getattr(self.unwrapped, "spec", None)
-        return Provenance(env_id=spec.id if spec else "", seed=self._seed, verifier=self.verifier.name,
+        return Provenance(env_id=spec.id if spec else "", seed=self._seed, verifier=self.verifier_name,
                           verifier_version=self.verifier.version)
 
     # -- the scripted oracle ------------------------------------------------------------------------

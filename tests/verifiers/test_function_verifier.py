@@ -97,6 +97,16 @@ def test_a_bad_name_is_one_clear_error(rewards_dir, name, message):
         verifiers.get(name)
 
 
+def test_provenance_names_the_verifier_so_rescore_rebuilds_it(rewards_dir):
+    """A class names itself ("prefix"); the provenance keeps the name it was built by."""
+    data = rewards_dir / "data.jsonl"
+    data.write_text(json.dumps({"problem": "Say 42.", "answer": "42"}) + "\n")
+    env = assay.make("assay/math-v0", path=str(data), verifier="my_rewards:Prefix")
+    env.reset(seed=0)
+    provenance = env.step("42")[4]["provenance"]
+    assert provenance.verifier == "my_rewards:Prefix" and verifiers.get(provenance.verifier).name == "prefix"
+
+
 def test_a_reward_function_takes_no_options(rewards_dir):
     with pytest.raises(AssayError, match="takes no verifier_options"):
         verifiers.get("my_rewards:exact", strict=True)
