@@ -63,6 +63,13 @@ def draw_task(env: gymnasium.Env, seed: int) -> Task:
     return task if isinstance(task, Task) else plain_task(env, obs, seed)
 
 
+def task_list(env: gymnasium.Env) -> list[Task] | None:
+    """The env's tasks in order when they are a finite list (its ``task_list()``: a file, a dataset
+    split), else None."""
+    listed = getattr(env.unwrapped, "task_list", None)
+    return listed() if callable(listed) else None
+
+
 def plain_task(env: gymnasium.Env, obs: Any, seed: int | None) -> Task:
     """The task of a plain Gymnasium text env, which names none: the observation, tied to the seed
     (``meta["reset_seed"]``). Resetting with that seed is the one way to pose it again, so the

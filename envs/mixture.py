@@ -27,7 +27,7 @@ import numpy as np
 from gymnasium.envs.registration import EnvSpec
 
 from assay import registry
-from assay.envs.episode import RESET_SEED, plain_task
+from assay.envs.episode import RESET_SEED, plain_task, task_list
 from assay.envs.spaces import FreeText
 from assay.errors import AssayError
 from assay.types import Provenance, Task, Verdict
@@ -159,8 +159,7 @@ class EnvMixture(gymnasium.Env[str, str]):
         every member's tasks are a finite list; else None (evaluation then draws by seed)."""
         lists = []
         for m in self.members:
-            listed = getattr(self.member(m.name).unwrapped, "task_list", None)
-            tasks = listed() if callable(listed) else None
+            tasks = task_list(self.member(m.name))
             if tasks is None:
                 return None
             lists.append([tag(t, m.name) for t in tasks])

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from math import comb
 
 from assay.protocols import Generator, SamplingParams
-from assay.envs.episode import draw_task
+from assay.envs.episode import draw_task, task_list
 from assay.envs.mixture import MEMBER_KEY
 from assay.trainer.rollout import LocalEnvRunner, run_episodes
 from assay.trainer.run_state import derive_seed
@@ -33,12 +33,6 @@ def held_out_tasks(task_env, n: int) -> list[Task]:
     if tasks is not None:
         return list(tasks[:n])
     return [draw_task(task_env, EVAL_SEED_BASE + i) for i in range(n)]
-
-
-def task_list(env) -> list[Task] | None:
-    """The env's tasks in order when they are a finite list (its ``task_list()``), else None."""
-    listed = getattr(env.unwrapped, "task_list", None)
-    return listed() if callable(listed) else None
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -113,11 +107,17 @@ def pass_at_sums(correct_per_task: Sequence[int], samples: int) -> dict[int, flo
     return {k: sum(pass_at_k(samples, c, k) for c in correct_per_task) for k in ks}
 
 
-def member_accuracy(tasks: Sequence[Task], passed: Sequence[bool], samples: int) -> dict[str, float]:
-    """Share of episodes passed per mixture member (tasks tagged ``meta["env"]``), members in order
-    of first appearance; ``passed`` holds ``samples`` episodes per task, in task order."""
-    out: dict[str, list[bool]] = {}
+def member_passes(tasks: Sequence[Task], passed: Sequence[bool], samples: int) -> dict[str, tuple[int, int]]:
+    """``{member: (episodes passed, episodes)}`` per mixture member (tasks tagged ``meta["env"]``),
+    members in order of first appearance; ``passed`` holds ``samples`` episodes per task, in task order."""
+    out: dict[str, tuple[int, int]] = {}
     for i, task in enumerate(tasks):
         if MEMBER_KEY in task.meta:
-            out.setdefault(task.meta[MEMBER_KEY], []).extend(passed[i * samples:(i + 1) * samples])
-    return {member: sum(p) / len(p) for member, p in out.items()}
+            done, total = out.get(task.meta[MEMBER_KEY], (0, 0))
+            out[task.meta[MEMBER_KEY]] = (done + sum(passed[i * samples:(i + 1) * samples]), total + samples)
+    return out
+
+
+def member_accuracy(tasks: Sequence[Task], passed: Sequence[bool], samples: int) -> dict[str, float]:
+    """Share of episodes passed per mixture member (:func:`member_passes`)."""
+    return {member: done / total for member, (done, total) in member_passes(tasks, passed, samples).items()}

@@ -27,14 +27,14 @@ from assay.trainer.batch import collate
 from assay.trainer.config import RESUMABLE_CHANGES, GRPOConfig
 from assay.trainer.dense import learned_rewards
 from assay.trainer.distributed import resolve_device
-from assay.trainer.evaluation import (EVAL_SEED_BASE, eval_sampling_seed, held_out_tasks, member_accuracy, pass_at_sums,
-                                      task_list)
+from assay.trainer.evaluation import (EVAL_SEED_BASE, eval_sampling_seed, held_out_tasks, member_accuracy, member_passes,
+                                      pass_at_sums)
 from assay.trainer.generators.hf import HFGenerator
 from assay.trainer.generators.openai import OpenAIGenerator, ServerError
 from assay.trainer.loggers import MetricSink, open_sinks, parse_report_to
 from assay.trainer.policy import load_policy
 from assay.trainer.progress import StepProgress
-from assay.envs.episode import draw_task
+from assay.envs.episode import draw_task, task_list
 from assay.envs.mixture import MEMBER_KEY
 from assay.trainer.rollout import LocalEnvRunner, run_episodes
 from assay.trainer.run_state import BestModel, RunDir, derive_seed, resume_point, rng_state, set_rng_state
@@ -369,9 +369,9 @@ class GRPOTrainer:
             for j, total in pass_at_sums(per_task, k).items():
                 if j > 1:
                     row[f"eval_pass@{j}"] = self.world.sum(total) / len(tasks)
-        for member, n in Counter(t.meta[MEMBER_KEY] for t in tasks if MEMBER_KEY in t.meta).items():  # a mixture's
-            mine = sum(ok for t, ok in zip(trajs, passed) if t.task is not None and t.task.meta.get(MEMBER_KEY) == member)
-            row[f"eval_accuracy/{member}"] = self.world.sum(mine) / (n * k)  # every rank: the same members in the same order
+        mine = member_passes(share, passed, k)  # a mixture's members: this rank's share of them
+        for member, n in Counter(t.meta[MEMBER_KEY] for t in tasks if MEMBER_KEY in t.meta).items():
+            row[f"eval_accuracy/{member}"] = self.world.sum(mine.get(member, (0, 0))[0]) / (n * k)  # same order on every rank
         self._log(row)
         self._log_samples("eval", trajs)
         if self.report and self.world.rank == 0 and self._bar is not None:
@@ -389,10 +389,11 @@ class GRPOTrainer:
     def _note_training_tasks_held_out(self) -> None:
         """Say so when held-out tasks are training tasks too: an env whose tasks are a finite list (a
         dataset) evaluated on that same list. Evaluation then measures recall, not generalisation."""
-        if task_list(self.task_env) is None:
+        training = task_list(self.task_env)
+        if training is None:
             return
         held_out = self.held_out()
-        seen = len({t.id for t in held_out} & {t.id for t in task_list(self.task_env)})
+        seen = len({t.id for t in held_out} & {t.id for t in training})
         if seen:
             print(f"assay: note: {seen} of the {len(held_out)} held-out tasks are training tasks too ({self.cfg.env_id}'s "
                   "tasks are a finite list): evaluate on a held-out split with eval_env_kwargs, e.g. "

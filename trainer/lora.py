@@ -66,9 +66,6 @@ class AdaptersOff:
     def get_output_embeddings(self):
         return self.model.get_output_embeddings()  # never adapted (add_lora leaves the head out)
 
-    def parameters(self):
-        return self.model.parameters()
-
 
 def trainable_state(model) -> dict:
     """The tensors a LoRA run trains (the adapters), by name: what its checkpoints must keep to

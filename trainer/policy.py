@@ -83,6 +83,9 @@ def response_logprobs(model, batch: Batch, temperature: float = 1.0, with_entrop
     return logp, entropy
 
 
+RECOMPUTE_FLAG = "assay_recomputes_blocks"  # set on a model by enable_gradient_checkpointing
+
+
 def enable_gradient_checkpointing(model) -> int:
     """Recompute each decoder block's activations in the backward pass instead of keeping them
     (``response_logprobs`` then checkpoints every block while gradients are on); returns how many
@@ -105,6 +108,7 @@ def enable_gradient_checkpointing(model) -> int:
     if not blocks:
         raise ConfigError(f"gradient_checkpointing=true: {type(model).__name__} has no decoder blocks transformers can "
                           "checkpoint; set gradient_checkpointing=false")
+    setattr(model, RECOMPUTE_FLAG, True)  # so that forwards of other models look for no blocks at all
     return len(blocks)
 
 
@@ -122,7 +126,7 @@ def _recomputed_blocks(model):
     ``torch.utils.checkpoint``. The wrapper replaces ``forward``, not ``__call__``, so module hooks
     (FSDP2's gathers) stay outside the checkpoint, as in transformers; it lives on the instance only
     inside this block, so copies of the model (the KL reference, snapshots) never carry it."""
-    blocks = _checkpointed_blocks(model) if torch.is_grad_enabled() else []
+    blocks = _checkpointed_blocks(model) if torch.is_grad_enabled() and getattr(model, RECOMPUTE_FLAG, False) else []
     for block in blocks:
         block.forward = _checkpointed(block.forward)
     try:
