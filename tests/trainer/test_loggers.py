@@ -3,6 +3,10 @@ which a resumed run continues."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from assay.config import ConfigError
@@ -61,15 +65,24 @@ def numeric(row: dict) -> dict:
     return {k: v for k, v in row.items() if k != "step" and isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
-def test_a_wandb_run_gets_every_row_and_a_resume_continues_it(tiny, tmp_path, monkeypatch):
+def train_cli(tiny, run_dir, *args: str) -> None:
+    """`assay train` in a process of its own, as a resumed run is (a second W&B run in one process
+    has lost its history records in full test runs: W&B's per-process service state)."""
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    cmd = [sys.executable, "-m", "assay.cli.main", "train", "--no-progress", f"model={tiny}", f"run_dir={run_dir}",
+           "save_every=1", "eval_every=2", "eval_size=2", "prompts_per_step=2", "group_size=2", "max_new_tokens=4",
+           "env_kwargs={difficulty: 1}", "seed=3", "report_to=wandb", *args]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_a_wandb_run_gets_every_row_and_a_resume_continues_it(tiny, tmp_path):
     """A real W&B run, offline: its history holds each metrics.jsonl row at its step (a step's
-    training and evaluation rows as one), and --resume writes into the same W&B run."""
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
+    training and evaluation rows as one), and --resume, in a new process, writes into the same W&B run."""
     run_dir = tmp_path / "run"
-    train(config(tiny, run_dir, report_to="wandb", steps=1))
+    train_cli(tiny, run_dir, "steps=1")
     run_id = (run_dir / "wandb_run_id").read_text()
-    train(config(tiny, run_dir, report_to="wandb", steps=2), resume=True)
+    train_cli(tiny, run_dir, "steps=2", "--resume")
     assert (run_dir / "wandb_run_id").read_text() == run_id
     # one W&B run id, written by two processes; W&B names the second folder "...-<id>-1" when both
     # started within one second
